@@ -1,0 +1,454 @@
+"""Discrete-time linear systems in the MCCC convention, modal and dense.
+
+Convention (THEORY §0, used everywhere in mccc-theory)::
+
+    h_t = A h_{t-1} + B u_t,     h_0 given (default 0),
+    y_t = C h_t + D u_t,
+
+so the state after consuming ``u_t`` already contains it and lag 0 (the newest token) enters
+undecayed: ``y_N = sum_{tau>=0} C A^tau B u_{N-tau} + D u_N``. The Markov parameters are
+``C A^tau B`` for ``tau = 0, 1, ...`` (plus ``D`` at lag 0), and the Hankel operator of the system
+is ``[C A^(i+j) B]_{i,j>=0}`` (it includes lag 0). The textbook form
+``x_{t+1} = A x_t + B u_t, y_t = C x_t + D u_t`` realises the same input/output map with
+``(A, B, C A, C B + D)``; :meth:`ModalSystem.to_textbook` and :meth:`StateSpace.to_textbook`
+convert explicitly, and python-control objects are always textbook objects.
+
+:class:`ModalSystem` stores the log-eigenvalues ``s = log(lambda)`` of a diagonal ``A``; every
+precision-critical computation (Gramians, long-horizon decay) uses ``s``, never rounded
+``lambda``. :class:`StateSpace` is a dense system in the same convention.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import DefectiveError, NotRealError, ShapeError, UnstableError
+from .validation import as_array, check_log_eigenvalues, check_positive_int
+
+__all__ = ["ModalSystem", "StateSpace", "modal_powers"]
+
+
+def modal_powers(s: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """``lambda_i ** tau`` as ``exp(tau * s_i)`` for integer lags (shape ``lags.shape + s.shape``).
+
+    Lag 0 gives exactly 1, also for ``lambda = 0`` (``s = -inf``), where ``0 * -inf`` would be NaN.
+    """
+    lags = np.asarray(lags)
+    tau = lags[..., None].astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        out = np.exp(tau * s.real) * np.exp(1j * (tau * s.imag))
+    return np.where(tau == 0, 1.0 + 0j, out)
+
+
+def _check_matrices(B, C, D, m: int, *, complex_ok: bool = True):
+    B = as_array(B, "B", complex_ok=complex_ok)
+    if B.ndim == 1:
+        B = B[:, None]
+    if B.ndim != 2 or B.shape[0] != m:
+        raise ShapeError(f"B: expected shape (m, p) with m = {m} modes/states, found {B.shape}")
+    C = as_array(C, "C", complex_ok=complex_ok)
+    if C.ndim == 1:
+        C = C[None, :]
+    if C.ndim != 2 or C.shape[1] != m:
+        raise ShapeError(f"C: expected shape (q, m) with m = {m} modes/states, found {C.shape}")
+    if D is not None:
+        D = as_array(D, "D", complex_ok=complex_ok, allow_empty=True)
+        if D.shape != (C.shape[0], B.shape[1]):
+            raise ShapeError(f"D: expected shape (q, p) = {(C.shape[0], B.shape[1])}, "
+                             f"found {D.shape}")
+    return B, C, D
+
+
+@dataclass(frozen=True, eq=False)
+class ModalSystem:
+    """Diagonal discrete-time system ``h_t = diag(exp(s)) h_{t-1} + B u_t, y_t = C h_t + D u_t``.
+
+    Parameters
+    ----------
+    s : (m,) complex
+        Log-eigenvalues ``s_i = log(lambda_i)``, ``Re s_i < 0`` (``-inf`` allowed for
+        ``lambda_i = 0``). This is the primary data; ``lam`` is derived.
+    B : (m, p) complex
+    C : (q, m) complex
+    D : (q, p) complex, optional
+        Feedthrough (defaults to none, i.e. zero).
+
+    Raises
+    ------
+    UnstableError
+        If some ``Re s_i >= 0``; the message names the mode and its modulus.
+    ShapeError, NonFiniteError, EmptyInputError, DTypeError
+        For malformed arrays.
+    """
+
+    s: np.ndarray
+    B: np.ndarray
+    C: np.ndarray
+    D: np.ndarray | None = None
+
+    def __post_init__(self):
+        s = check_log_eigenvalues(self.s, "s")
+        B, C, D = _check_matrices(self.B, self.C, self.D, s.shape[0])
+        for name, val in (("s", s), ("B", B.astype(np.complex128)), ("C", C.astype(np.complex128)),
+                          ("D", None if D is None else D.astype(np.complex128))):
+            if val is not None:
+                val.setflags(write=False)
+            object.__setattr__(self, name, val)
+
+    # -- constructors -------------------------------------------------------------------------
+    @classmethod
+    def from_params(cls, nu, theta, B, C, D=None) -> ModalSystem:
+        """Build from the log-polar parameters ``lambda = exp(-exp(nu) + i theta)`` (THEORY §1).
+
+        Every real ``nu`` gives a stable mode; ``exp(-nu)`` is the e-folding timescale in steps.
+        """
+        nu = as_array(nu, "nu", ndim=1, complex_ok=False)
+        theta = as_array(theta, "theta", ndim=1, complex_ok=False)
+        if nu.shape != theta.shape:
+            raise ShapeError(f"theta: expected the shape of nu {nu.shape}, found {theta.shape}")
+        return cls(-np.exp(nu) + 1j * theta, B, C, D)
+
+    @classmethod
+    def from_eigenvalues(cls, lam, B, C, D=None) -> ModalSystem:
+        """Build from eigenvalues ``lambda`` (|lambda| < 1); stores ``s = log(lambda)``.
+
+        Prefer :meth:`from_params` or the log-eigenvalues directly when ``1 - |lambda|`` is
+        tiny: the rounding of ``lambda`` itself costs ``eps / (1 - |lambda|)`` relative accuracy
+        in ``Re s``.
+        """
+        lam = as_array(lam, "lam", ndim=1).astype(np.complex128)
+        mod = np.abs(lam)
+        if np.any(mod >= 1):
+            i = int(np.argmax(mod >= 1))
+            raise UnstableError(f"lam: mode {i} has |lambda| = {mod[i]:.17g} >= 1; MCCC needs "
+                                "|lambda| < 1 for every mode")
+        with np.errstate(divide="ignore"):
+            s = np.log(lam)
+        s = np.where(lam == 0, complex(-np.inf, 0.0), s)
+        return cls(s, B, C, D)
+
+    # -- derived quantities -------------------------------------------------------------------
+    @property
+    def lam(self) -> np.ndarray:
+        """Eigenvalues ``exp(s)`` (derived; do not use for precision-critical work)."""
+        return modal_powers(self.s, np.ones(1))[0]
+
+    @property
+    def m(self) -> int:
+        return self.s.shape[0]
+
+    @property
+    def n_inputs(self) -> int:
+        return self.B.shape[1]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.C.shape[0]
+
+    @property
+    def D_or_zero(self) -> np.ndarray:
+        return np.zeros((self.n_outputs, self.n_inputs), complex) if self.D is None else self.D
+
+    def impulse_response(self, n: int) -> np.ndarray:
+        """Markov parameters ``G[tau] = C Lambda^tau B`` (+ ``D`` at ``tau = 0``), shape (n, q, p)."""
+        n = check_positive_int(n, "n")
+        P = modal_powers(self.s, np.arange(n))  # (n, m)
+        G = np.einsum("qm,tm,mp->tqp", self.C, P, self.B)
+        G[0] += self.D_or_zero
+        return G
+
+    def final_state(self, u, h0=None) -> np.ndarray:
+        """``h_N = Lambda^N h_0 + sum_t Lambda^(N-t) B u_t`` for ``u`` of shape (N, p) -> (m,)."""
+        u = self._check_input(u)
+        N = u.shape[0]
+        P = modal_powers(self.s, np.arange(N)[::-1])  # lag N - t for t = 1..N
+        h = np.einsum("tm,mp,tp->m", P, self.B, u)
+        if h0 is not None:
+            h = h + modal_powers(self.s, np.array([N]))[0] * self._check_h0(h0)
+        return h
+
+    def simulate(self, u, h0=None, *, return_states: bool = False):
+        """Run the recurrence on ``u`` (N, p): outputs ``y`` (N, q) and optionally states (N, m).
+
+        A sequential loop in complex128: the reference against which the kernels are checked.
+        """
+        u = self._check_input(u)
+        lam = self.lam
+        h = np.zeros(self.m, complex) if h0 is None else self._check_h0(h0).copy()
+        states = np.empty((u.shape[0], self.m), complex)
+        Bu = u @ self.B.T
+        for t in range(u.shape[0]):
+            h = lam * h + Bu[t]
+            states[t] = h
+        y = states @ self.C.T + u @ self.D_or_zero.T
+        return (y, states) if return_states else y
+
+    # -- conversions --------------------------------------------------------------------------
+    def to_state_space(self) -> StateSpace:
+        """Dense :class:`StateSpace` with ``A = diag(lambda)`` in the same (MCCC) convention."""
+        return StateSpace(np.diag(self.lam), self.B, self.C, self.D)
+
+    def to_textbook(self):
+        """``(A, B, C, D) = (Lambda, B, C Lambda, C B + D)``: the same map in textbook form."""
+        return self.to_state_space().to_textbook()
+
+    def is_conjugate_closed(self, *, rtol: float = 1e-12) -> bool:
+        """True if modes come in conjugate pairs (or are real) with conjugate B rows / C columns.
+
+        Then the input/output map is real and :meth:`real_realization` has order ``m``.
+        ``rtol`` is relative to the largest entry of each array (a few ulps of rounding).
+        """
+        return _conjugate_permutation(self, rtol) is not None
+
+    def real_realization(self, *, rtol: float = 1e-12) -> StateSpace:
+        """Real block-diagonal :class:`StateSpace` of order ``m`` with the same input/output map.
+
+        Each conjugate pair ``a +- ib`` becomes the block ``[[a, -b], [b, a]]`` through the unitary
+        map ``[h, conj(h)] -> sqrt(2) [Re h, Im h]``, so Gramians transform unitarily and the Hankel
+        singular values are unchanged. Raises :class:`NotRealError` if the system is not
+        conjugate-closed; :meth:`real_embedding` handles the general complex case.
+        """
+        perm = _conjugate_permutation(self, rtol)
+        if perm is None:
+            raise NotRealError(
+                "system: expected conjugate-closed modes (pairs lambda, conj(lambda) with conjugate "
+                "B rows and C columns) for a real realization of the same order; this system's "
+                "map is complex. Use real_embedding() for the order-2m real embedding")
+        T = _realification(self.m, perm)  # unitary, h_real = T h
+        A = (T @ np.diag(self.lam) @ T.conj().T).real
+        B = (T @ self.B).real
+        C = (self.C @ T.conj().T).real
+        D = None if self.D is None else self.D.real
+        return StateSpace(A, B, C, D)
+
+    def real_embedding(self) -> StateSpace:
+        """Real system of order ``2m`` mapping ``[Re u; Im u]`` to ``[Re y; Im y]``.
+
+        Its Hankel singular values are those of this system, each repeated twice.
+        """
+        return self.to_state_space().real_embedding()
+
+    def _check_input(self, u) -> np.ndarray:
+        u = as_array(u, "u")
+        if u.ndim == 1 and self.n_inputs == 1:
+            u = u[:, None]
+        if u.ndim != 2 or u.shape[1] != self.n_inputs:
+            raise ShapeError(f"u: expected shape (N, p) with p = {self.n_inputs}, found {u.shape}")
+        return u
+
+    def _check_h0(self, h0) -> np.ndarray:
+        h0 = as_array(h0, "h0", ndim=1).astype(complex)
+        if h0.shape != (self.m,):
+            raise ShapeError(f"h0: expected shape ({self.m},), found {h0.shape}")
+        return h0
+
+    def __repr__(self) -> str:
+        return (f"ModalSystem(m={self.m}, p={self.n_inputs}, q={self.n_outputs}, "
+                f"max|lambda|={np.max(np.abs(self.lam)):.6g})")
+
+
+def _conjugate_permutation(sys: ModalSystem, rtol: float):
+    """Index ``j(i)`` of the conjugate partner of each mode, or None if there is none."""
+    lam, B, C = sys.lam, sys.B, sys.C
+    scale_l = max(np.max(np.abs(lam)), np.finfo(float).tiny)
+    scale_b = max(np.max(np.abs(B)), np.finfo(float).tiny)
+    scale_c = max(np.max(np.abs(C)), np.finfo(float).tiny)
+    if sys.D is not None and np.max(np.abs(sys.D.imag)) > rtol * max(np.max(np.abs(sys.D)), 1e-300):
+        return None
+    partner = -np.ones(sys.m, int)
+    for i in range(sys.m):
+        if partner[i] >= 0:
+            continue
+        for j in range(i, sys.m):
+            if partner[j] >= 0 and j != i:
+                continue
+            if (abs(lam[j] - np.conj(lam[i])) <= rtol * scale_l
+                    and np.max(np.abs(B[j] - np.conj(B[i]))) <= rtol * scale_b
+                    and np.max(np.abs(C[:, j] - np.conj(C[:, i]))) <= rtol * scale_c):
+                if j == i and abs(lam[i].imag) > rtol * scale_l:
+                    continue
+                partner[i], partner[j] = j, i
+                break
+        if partner[i] < 0:
+            return None
+    return partner
+
+
+def _realification(m: int, partner: np.ndarray) -> np.ndarray:
+    """Unitary T with ``T h`` real for conjugate-closed states (pairs -> sqrt2 [Re, Im])."""
+    T = np.zeros((m, m), complex)
+    done = np.zeros(m, bool)
+    for i in range(m):
+        if done[i]:
+            continue
+        j = partner[i]
+        if j == i:
+            T[i, i] = 1.0
+        else:
+            r = 1 / np.sqrt(2)
+            # rows i, j: Re h_i * sqrt2 = (h_i + h_j)/sqrt2, Im h_i * sqrt2 = (h_i - h_j)/(i sqrt2)
+            T[i, i], T[i, j] = r, r
+            T[j, i], T[j, j] = -1j * r, 1j * r
+        done[i] = done[j] = True
+    return T
+
+
+@dataclass(frozen=True, eq=False)
+class StateSpace:
+    """Dense discrete-time system ``h_t = A h_{t-1} + B u_t, y_t = C h_t + D u_t`` (MCCC convention).
+
+    Real or complex. Shapes: ``A`` (n, n), ``B`` (n, p), ``C`` (q, n), ``D`` (q, p) or None.
+    Stability is not required at construction (reduction results are checked where they are
+    made); functions that need it (Gramians, norms) validate it.
+    """
+
+    A: np.ndarray
+    B: np.ndarray
+    C: np.ndarray
+    D: np.ndarray | None = None
+
+    def __post_init__(self):
+        A = as_array(self.A, "A", ndim=2)
+        if A.shape[0] != A.shape[1]:
+            raise ShapeError(f"A: expected a square matrix, found shape {A.shape}")
+        B, C, D = _check_matrices(self.B, self.C, self.D, A.shape[0])
+        dtype = np.result_type(A, B, C, *(() if D is None else (D,)))
+        for name, val in (("A", A), ("B", B), ("C", C), ("D", D)):
+            if val is not None:
+                val = val.astype(dtype)
+                val.setflags(write=False)
+            object.__setattr__(self, name, val)
+
+    @property
+    def n(self) -> int:
+        return self.A.shape[0]
+
+    @property
+    def n_inputs(self) -> int:
+        return self.B.shape[1]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.C.shape[0]
+
+    @property
+    def is_real(self) -> bool:
+        return not np.iscomplexobj(self.A)
+
+    @property
+    def D_or_zero(self) -> np.ndarray:
+        if self.D is None:
+            return np.zeros((self.n_outputs, self.n_inputs), self.A.dtype)
+        return self.D
+
+    def spectral_radius(self) -> float:
+        return float(np.max(np.abs(np.linalg.eigvals(self.A))))
+
+    def check_stable(self, name: str = "system") -> None:
+        """Raise :class:`UnstableError` naming the eigenvalue of largest modulus if it is >= 1."""
+        ev = np.linalg.eigvals(self.A)
+        i = int(np.argmax(np.abs(ev)))
+        if abs(ev[i]) >= 1:
+            raise UnstableError(f"{name}: eigenvalue {i} of A is {ev[i]:.6g} with |lambda| = "
+                                f"{abs(ev[i]):.17g} >= 1; a stable system is required")
+
+    def impulse_response(self, n: int) -> np.ndarray:
+        """Markov parameters ``C A^tau B`` (+ ``D`` at lag 0), shape (n, q, p)."""
+        n = check_positive_int(n, "n")
+        out = np.empty((n, self.n_outputs, self.n_inputs), np.result_type(self.A, complex)
+                       if np.iscomplexobj(self.A) else float)
+        X = self.B
+        for t in range(n):
+            out[t] = self.C @ X
+            X = self.A @ X
+        out[0] += self.D_or_zero
+        return out
+
+    def simulate(self, u, h0=None):
+        """Outputs ``y`` (N, q) of the recurrence on inputs ``u`` (N, p)."""
+        u = as_array(u, "u")
+        if u.ndim == 1 and self.n_inputs == 1:
+            u = u[:, None]
+        if u.ndim != 2 or u.shape[1] != self.n_inputs:
+            raise ShapeError(f"u: expected shape (N, p) with p = {self.n_inputs}, found {u.shape}")
+        h = np.zeros(self.n, np.result_type(self.A, u)) if h0 is None else np.asarray(h0)
+        y = np.empty((u.shape[0], self.n_outputs), np.result_type(self.A, self.C, u))
+        for t in range(u.shape[0]):
+            h = self.A @ h + self.B @ u[t]
+            y[t] = self.C @ h + self.D_or_zero @ u[t]
+        return y
+
+    def transform(self, T) -> StateSpace:
+        """Similar system with state ``T h``: ``(T A T^-1, T B, C T^-1, D)``."""
+        T = as_array(T, "T", ndim=2)
+        if T.shape != (self.n, self.n):
+            raise ShapeError(f"T: expected shape {(self.n, self.n)}, found {T.shape}")
+        Ti = np.linalg.inv(T)
+        return StateSpace(T @ self.A @ Ti, T @ self.B, self.C @ Ti, self.D)
+
+    def to_textbook(self):
+        """``(A, B, C A, C B + D)``: the textbook ``x_{t+1} = A x_t + B u_t, y_t = C x_t + D u_t``."""
+        return self.A.copy(), self.B.copy(), self.C @ self.A, self.C @ self.B + self.D_or_zero
+
+    @classmethod
+    def from_textbook(cls, A, B, C, D=None, *, rcond: float = 1e-12) -> StateSpace:
+        """MCCC-convention system with the input/output map of a textbook ``(A, B, C, D)``.
+
+        Uses ``C_mccc = C A^-1``, ``D_mccc = D - C A^-1 B``; needs ``A`` invertible (reciprocal
+        condition number above ``rcond``), since an MCCC state already contains the newest input.
+        """
+        A = as_array(A, "A", ndim=2)
+        B = as_array(B, "B")
+        C = as_array(C, "C")
+        if A.shape[0] != A.shape[1]:
+            raise ShapeError(f"A: expected a square matrix, found shape {A.shape}")
+        if 1 / np.linalg.cond(A) < rcond:
+            raise DefectiveError(
+                "A: the textbook A is singular (or nearly), so the map has no MCCC realization of "
+                "the same order (an MCCC state already contains the newest input); remove the "
+                "zero poles (minimal realization) first")
+        Cm = np.linalg.solve(A.T, np.atleast_2d(C).T).T
+        Bm = B if B.ndim == 2 else B[:, None]
+        Dt = np.zeros((Cm.shape[0], Bm.shape[1])) if D is None else np.atleast_2d(D)
+        return cls(A, Bm, Cm, Dt - Cm @ Bm)
+
+    def to_control(self):
+        """python-control ``StateSpace`` (textbook form, ``dt=True``) with the same map.
+
+        python-control's ``ss`` silently drops imaginary parts, so complex systems are refused:
+        convert with :meth:`ModalSystem.real_realization` or :meth:`real_embedding` first.
+        """
+        if not self.is_real:
+            raise NotRealError(
+                "system: python-control drops imaginary parts of complex matrices; convert first "
+                "with ModalSystem.real_realization() (conjugate-closed systems) or "
+                "StateSpace.real_embedding()")
+        import control
+
+        return control.ss(*self.to_textbook(), dt=True)
+
+    @classmethod
+    def from_control(cls, sys) -> StateSpace:
+        """From a discrete-time python-control ``StateSpace`` (textbook form) to the MCCC convention."""
+        import control
+
+        if not isinstance(sys, control.StateSpace):
+            sys = control.ss(sys)
+        if sys.dt in (0, None) or sys.dt is False:
+            raise NotRealError(f"sys: expected a discrete-time system (dt=True or dt>0), found "
+                               f"dt={sys.dt!r}; discretise it first (control.c2d)")
+        return cls.from_textbook(sys.A, sys.B, sys.C, sys.D)
+
+    def real_embedding(self) -> StateSpace:
+        """Real order-``2n`` system mapping ``[Re u; Im u]`` to ``[Re y; Im y]``."""
+        def emb(M):
+            return np.block([[M.real, -M.imag], [M.imag, M.real]])
+
+        return StateSpace(emb(self.A.astype(complex)), emb(self.B.astype(complex)),
+                          emb(self.C.astype(complex)), emb(self.D_or_zero.astype(complex)))
+
+    def __repr__(self) -> str:
+        kind = "real" if self.is_real else "complex"
+        return f"StateSpace(n={self.n}, p={self.n_inputs}, q={self.n_outputs}, {kind})"

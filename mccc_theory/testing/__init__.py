@@ -1,0 +1,1 @@
+"""Reusable testing tools: Hypothesis strategies, settings profiles and independent oracles."""

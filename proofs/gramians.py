@@ -1,0 +1,1 @@
+"""Theorems on Gramians, Hankel singular values and eigenvalue parametrizations (THEORY §1-§2)."""

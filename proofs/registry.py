@@ -1,0 +1,120 @@
+"""The theorem registry behind ``mccc prove`` and the proof tests.
+
+A :class:`Theorem` couples a mathematical statement with a Hypothesis strategy that generates
+instances satisfying its assumptions and a ``check`` that returns a *scaled slack*: a float that is
+``>= 0`` when the statement holds on that instance (typically ``1 - error / allowed`` or
+``(bound - value) / scale``), negative when it fails. :func:`run_theorem` drives the strategy,
+records the worst slack and, on failure, the shrunk counterexample.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+__all__ = ["Theorem", "TheoremResult", "theorem", "registry", "run_theorem", "SlackViolation"]
+
+
+@dataclass(frozen=True)
+class Theorem:
+    """A checkable statement: ``check(example) >= 0`` for every ``example`` drawn from ``strategy()``."""
+
+    id: str
+    statement: str
+    assumptions: str
+    reference: str
+    strategy: Callable[[], st.SearchStrategy]
+    check: Callable[[object], float]
+    group: str = "misc"
+    max_examples: int | None = None  # cap for expensive checks (applies in every profile)
+
+
+@dataclass
+class TheoremResult:
+    theorem: Theorem
+    examples: int = 0
+    worst_slack: float = math.inf
+    holds: bool = True
+    counterexample: str | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    slacks: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def status(self) -> str:
+        return "holds" if self.holds else "FAILS"
+
+    def to_json(self) -> dict:
+        return {"id": self.theorem.id, "group": self.theorem.group,
+                "statement": self.theorem.statement, "assumptions": self.theorem.assumptions,
+                "reference": self.theorem.reference, "examples": self.examples,
+                "worst_slack": None if math.isinf(self.worst_slack) else self.worst_slack,
+                "status": self.status, "counterexample": self.counterexample,
+                "error": self.error, "seconds": round(self.seconds, 3)}
+
+
+class SlackViolation(AssertionError):
+    """Raised inside the Hypothesis loop when a check returns a negative (or NaN) slack."""
+
+
+_REGISTRY: dict[str, Theorem] = {}
+
+
+def theorem(*, id: str, statement: str, assumptions: str, reference: str,
+            strategy: Callable[[], st.SearchStrategy], group: str = "misc",
+            max_examples: int | None = None):
+    """Decorator registering ``check`` as the check of a new :class:`Theorem`."""
+
+    def deco(check):
+        if id in _REGISTRY:
+            raise ValueError(f"theorem id {id!r} registered twice")
+        _REGISTRY[id] = Theorem(id, statement, assumptions, reference, strategy, check, group,
+                                max_examples)
+        return check
+
+    return deco
+
+
+def registry() -> dict[str, Theorem]:
+    """All registered theorems (importing :mod:`mccc_proofs` registers them), in order."""
+    return dict(_REGISTRY)
+
+
+def run_theorem(thm: Theorem, *, max_examples: int | None = None) -> TheoremResult:
+    """Check ``thm`` under the active Hypothesis profile; never raises for a failing theorem."""
+    result = TheoremResult(thm)
+    failure: dict = {}  # the last failing example; Hypothesis replays the shrunk one last
+
+    def body(example):
+        result.examples += 1
+        try:
+            slack = float(thm.check(example))
+        except Exception:
+            failure.update(example=repr(example), slack=-math.inf)
+            raise
+        if math.isnan(slack) or slack < 0:
+            failure.update(example=repr(example), slack=slack)
+            raise SlackViolation(f"{thm.id}: slack {slack:.3g} < 0")
+        result.worst_slack = min(result.worst_slack, slack)
+        result.slacks.append(slack)
+
+    limit = max_examples or settings().max_examples
+    if thm.max_examples is not None:
+        limit = min(limit, thm.max_examples)
+    test = settings(max_examples=limit)(given(thm.strategy())(body))
+    start = time.perf_counter()
+    try:
+        test()
+    except Exception as exc:  # a failing or crashing check is reported, not raised
+        result.holds = False
+        if not isinstance(exc, SlackViolation):
+            result.error = f"{type(exc).__name__}: {exc}"
+        result.counterexample = failure.get("example")
+        result.worst_slack = failure.get("slack", -math.inf)
+    result.seconds = time.perf_counter() - start
+    return result
