@@ -245,6 +245,14 @@ class ModalSystem:
         return h0
 
     def __repr__(self) -> str:
+        # Small systems print every number (17 digits) so a Hypothesis counterexample can be
+        # rebuilt from the report; large ones print a summary.
+        if self.m * (1 + self.n_inputs + self.n_outputs) <= 96:
+            def fmt(a):
+                return np.array2string(a, precision=17, separator=", ", max_line_width=10**6)
+
+            d = "" if self.D is None else f", D={fmt(self.D)}"
+            return f"ModalSystem(s={fmt(self.s)}, B={fmt(self.B)}, C={fmt(self.C)}{d})"
         return (f"ModalSystem(m={self.m}, p={self.n_inputs}, q={self.n_outputs}, "
                 f"max|lambda|={np.max(np.abs(self.lam)):.6g})")
 

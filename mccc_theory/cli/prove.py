@@ -24,9 +24,8 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from tqdm import tqdm
-
     from mccc_proofs import registry, run_theorem
+    from tqdm import tqdm
 
     from ..errors import MethodError
     from ..testing.profiles import load_profile

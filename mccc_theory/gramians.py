@@ -1,0 +1,425 @@
+"""Controllability, observability and readout Gramians; rank-revealing factors; Hankel singular values.
+
+Conventions (THEORY §2, MCCC convention of :mod:`mccc_theory.systems`)::
+
+    Wc(N) = sum_{k=0}^{N-1} A^k B B^H (A^H)^k,      Wc = Wc(inf),
+    Wo(N) = sum_{k=0}^{N-1} (A^H)^k C^H C A^k,      Wo = Wo(inf),
+
+so ``Wc`` solves the Stein equation ``A W A^H - W + B B^H = 0`` and ``Wo`` solves
+``A^H W A - W + C^H C = 0``. ``C`` is the system's own readout (the MCCC ``C``, which reads the
+state after the newest input): the Hankel operator is ``[C A^(i+j) B]_{i,j>=0}`` and the Hankel
+singular values are ``sqrt(eig(Wc Wo))`` (never computed that way).
+
+For a :class:`~mccc_theory.systems.ModalSystem` (``A = diag(exp(s))``) the closed form is, with
+``s_ij = s_i + conj(s_j)``::
+
+    Wc(N)_ij = (B B^H)_ij * expm1(N s_ij) / expm1(s_ij),     Wc_ij = -(B B^H)_ij / expm1(s_ij),
+
+evaluated from the log-eigenvalues with a complex ``expm1`` and with the angle sum
+``Im s_ij = theta_i - theta_j`` wrapped into (-pi, pi] exactly (against a double-double pi), so
+modes near ``lambda = -1`` keep their digits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+
+from .errors import BackendUnavailableError, MethodError, NotRealError, ShapeError
+from .systems import ModalSystem, StateSpace
+from .validation import as_array, check_choice, check_horizon
+
+__all__ = [
+    "controllability_gramian",
+    "observability_gramian",
+    "readout_gramian",
+    "GramianFactor",
+    "gramian_factor",
+    "HankelSingularValues",
+    "hankel_singular_values",
+    "solve_stein",
+    "METHODS",
+]
+
+METHODS = ("auto", "modal", "dense", "slycot")
+
+# pi = _PI_HI + _PI_LO to about 32 digits (Cody-Waite split); _PI_HI is the double nearest pi.
+_PI_HI = np.pi
+_PI_LO = 1.2246467991473532e-16
+
+
+def _reduce_angle(theta: np.ndarray) -> np.ndarray:
+    """``theta`` reduced into [-pi, pi] against the double-double 2 pi (exact for |theta| <= pi)."""
+    k = np.round(theta / (2 * _PI_HI))
+    out = theta.copy()
+    big = k != 0
+    out[big] = (theta[big] - k[big] * (2 * _PI_HI)) - k[big] * (2 * _PI_LO)
+    return out
+
+
+def _angle_difference(ti: np.ndarray, tj: np.ndarray) -> np.ndarray:
+    """``ti[:, None] - tj[None, :]`` wrapped into (-pi, pi], with full relative accuracy near 0.
+
+    For angles in [-pi, pi] the raw difference lies in [-2 pi, 2 pi]; where it is past +-pi, the
+    wrapped value is ``(ti - pi) - (tj + pi)`` (or the mirror). Each bracket is exact by Sterbenz's
+    lemma when the result is small (ti near pi, tj near -pi), and the low part of 2 pi is then
+    applied, so ``lambda_i conj(lambda_j)`` near 1 is resolved to a few ulps of its distance to 1.
+    """
+    ti, tj = ti[:, None], tj[None, :]
+    d = ti - tj
+    hi = d > _PI_HI
+    lo = d < -_PI_HI
+    d = np.where(hi, (ti - _PI_HI) - (tj + _PI_HI) - 2 * _PI_LO, d)
+    d = np.where(lo, (ti + _PI_HI) - (tj - _PI_HI) + 2 * _PI_LO, d)
+    return d
+
+
+def _expm1_complex(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``exp(x + iy) - 1`` accurate near 0: ``expm1(x) cos y - 2 sin^2(y/2) + i e^x sin y``.
+
+    For ``x <= 0`` both real terms have the same sign when ``|y| < pi/2``, so there is no
+    cancellation where the result is small. ``x = -inf`` gives exactly ``-1``.
+    """
+    with np.errstate(invalid="ignore"):
+        re = np.expm1(x) * np.cos(y) - 2.0 * np.sin(0.5 * y) ** 2
+        im = np.exp(x) * np.sin(y)
+    return re + 1j * im
+
+
+def _modal_kernel(s: np.ndarray, horizon: int | None) -> np.ndarray:
+    """``K_ij = sum_{k<N} exp(k (s_i + conj s_j))`` from log-eigenvalues (N = inf if None)."""
+    x = s.real[:, None] + s.real[None, :]
+    y = _angle_difference(_reduce_angle(s.imag), _reduce_angle(s.imag))
+    den = _expm1_complex(x, y)
+    if horizon is None:
+        return -1.0 / den
+    with np.errstate(invalid="ignore"):
+        num = _expm1_complex(horizon * x, horizon * y)
+    return num / den
+
+
+def solve_stein(A, Q, *, horizon: int | None = None) -> np.ndarray:
+    """Solve ``A X A^H - X + Q = 0`` (or sum its first ``horizon`` terms) densely.
+
+    ``X = sum_{k=0}^{N-1} A^k Q (A^H)^k`` with ``N = horizon`` (``None``: infinite, ``A`` stable).
+
+    Parameters
+    ----------
+    A : (n, n) array, spectral radius < 1 for the infinite horizon
+    Q : (n, n) Hermitian array
+
+    Returns
+    -------
+    X : (n, n) array, real if ``A`` and ``Q`` are real.
+
+    Notes
+    -----
+    Infinite horizon: Bartels-Stewart on the complex Schur form ``A = U T U^H``; the columns of
+    ``X~ = U^H X U`` are found from the last one backwards, each by one triangular solve with
+    ``conj(T_jj) T - I``: ``O(n^3)`` flops. Finite horizon: doubling on the binary expansion of
+    ``N``, ``X(a + b) = X(a) + A^a X(b) (A^a)^H``, ``O(n^3 log N)`` flops.
+
+    References
+    ----------
+    R. H. Bartels and G. W. Stewart, "Solution of the matrix equation AX + XB = C", CACM 15 (1972).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[0.5, 0.2], [0.0, -0.3]]); Q = np.eye(2)
+    >>> X = solve_stein(A, Q)
+    >>> bool(np.allclose(A @ X @ A.T - X + Q, 0, atol=1e-14))
+    True
+    """
+    A = as_array(A, "A", ndim=2)
+    Q = as_array(Q, "Q", ndim=2)
+    n = A.shape[0]
+    if A.shape != (n, n) or Q.shape != (n, n):
+        raise ShapeError(f"A, Q: expected square matrices of one size, found {A.shape}, {Q.shape}")
+    real = not (np.iscomplexobj(A) or np.iscomplexobj(Q))
+    if horizon is not None:
+        X = _stein_doubling(A, Q, horizon)
+    else:
+        T, U = sla.schur(A.astype(complex), output="complex")
+        Qt = U.conj().T @ Q @ U
+        Xt = np.zeros((n, n), complex)
+        eye = np.eye(n)
+        for j in range(n - 1, -1, -1):
+            rhs = -Qt[:, j]
+            if j < n - 1:
+                rhs = rhs - T @ (Xt[:, j + 1:] @ T[j, j + 1:].conj())
+            Xt[:, j] = sla.solve_triangular(T.conj()[j, j] * T - eye, rhs)
+        X = U @ Xt @ U.conj().T
+    X = 0.5 * (X + X.conj().T)
+    return X.real if real else X
+
+
+def _stein_doubling(A, Q, N):
+    P, S = A.copy(), Q.copy()  # A^(2^k), X(2^k)
+    Pacc, R = np.eye(A.shape[0], dtype=np.result_type(A, Q)), np.zeros_like(S)
+    first = True
+    while N:
+        if N & 1:
+            R = S.copy() if first else R + Pacc @ S @ Pacc.conj().T
+            Pacc = P.copy() if first else Pacc @ P
+            first = False
+        N >>= 1
+        if N:
+            S = S + P @ S @ P.conj().T
+            P = P @ P
+    return R
+
+
+def _resolve_method(system, method, horizon):
+    check_choice(method, "method", METHODS)
+    if method == "auto":
+        return "modal" if isinstance(system, ModalSystem) else "dense"
+    if method == "modal" and not isinstance(system, ModalSystem):
+        raise MethodError("method: 'modal' needs a ModalSystem, found a dense StateSpace; use "
+                          "method='dense' (or convert with mccc_theory.reduction.to_modal)")
+    if method == "slycot" and horizon is not None:
+        raise MethodError(f"method: 'slycot' (SB03MD) solves the infinite-horizon equation only, "
+                          f"found horizon={horizon}; use method='modal' or 'dense'")
+    return method
+
+
+def _check_system(system, name="system"):
+    if isinstance(system, ModalSystem):
+        return system
+    if isinstance(system, StateSpace):
+        system.check_stable(name)
+        return system
+    raise ShapeError(f"{name}: expected a ModalSystem or StateSpace, found {type(system).__name__}")
+
+
+def _slycot_stein(A, Q, trans: bool) -> np.ndarray:
+    """SB03MD: ``A X A^T - X + Q = 0`` (trans) or ``A^T X A - X + Q = 0``; real data only."""
+    try:
+        import slycot
+    except ImportError as exc:
+        raise BackendUnavailableError("method='slycot' needs slycot: pip install slycot") from exc
+    n = A.shape[0]
+    X, scale, *_ = slycot.sb03md(n, -Q.copy(), A.copy(), np.zeros((n, n)), dico="D", job="X",
+                                 fact="N", trana="T" if trans else "N")
+    return X / scale
+
+
+def _gramian(system, horizon, method, kind):
+    system = _check_system(system)
+    horizon = check_horizon(horizon)
+    method = _resolve_method(system, method, horizon)
+    ctrl = kind == "controllability"
+    if method == "modal":
+        # Wc_ij = (B B^H)_ij K(s)_ij and Wo_ij = (C^H C)_ij K(conj s)_ij, where
+        # K(s)_ij = sum_k exp(k (s_i + conj s_j)).
+        if ctrl:
+            return system.B @ system.B.conj().T * _modal_kernel(system.s, horizon)
+        return system.C.conj().T @ system.C * _modal_kernel(system.s.conj(), horizon)
+    if method == "dense":
+        ss = system.to_state_space() if isinstance(system, ModalSystem) else system
+        if ctrl:
+            return solve_stein(ss.A, ss.B @ ss.B.conj().T, horizon=horizon)
+        return solve_stein(ss.A.conj().T, ss.C.conj().T @ ss.C, horizon=horizon)
+    # slycot: real data only; conjugate-closed modal systems go through their real realization
+    if isinstance(system, ModalSystem):
+        from .systems import _conjugate_permutation, _realification
+
+        perm = _conjugate_permutation(system, 1e-12)
+        if perm is None:
+            raise NotRealError("system: method='slycot' needs a real system; this modal system is "
+                               "not conjugate-closed. Use method='modal' or 'dense'")
+        T = _realification(system.m, perm)
+        ss = system.real_realization()
+    else:
+        if not system.is_real:
+            raise NotRealError("system: method='slycot' needs real matrices; use method='dense'")
+        T, ss = None, system
+    if ctrl:
+        W = _slycot_stein(ss.A, ss.B @ ss.B.T, trans=True)
+    else:
+        W = _slycot_stein(ss.A, ss.C.T @ ss.C, trans=False)
+    W = 0.5 * (W + W.T)
+    if T is None:
+        return W
+    # h_real = T h: Wc_real = T Wc T^H, Wo_real = T^-H Wo T^-1 = T Wo T^H (T unitary)
+    return T.conj().T @ W @ T
+
+
+
+
+def controllability_gramian(system, horizon: int | None = None, method: str = "auto"):
+    """``Wc(N) = sum_{k=0}^{N-1} A^k B B^H (A^H)^k``, or ``Wc`` solving ``A W A^H - W + B B^H = 0``.
+
+    Parameters
+    ----------
+    system : ModalSystem or StateSpace (stable)
+    horizon : int >= 1 or None
+        ``None`` is the infinite horizon.
+    method : {"auto", "modal", "dense", "slycot"}
+        ``"auto"`` picks ``"modal"`` for a :class:`ModalSystem` and ``"dense"`` for a
+        :class:`StateSpace`. ``"modal"``: closed form from log-eigenvalues (``O(m^2)`` after
+        forming ``B B^H``; accurate to a few ulps as ``1 - |lambda| -> 0``). ``"dense"``:
+        :func:`solve_stein` (Bartels-Stewart, or doubling for a finite horizon). ``"slycot"``:
+        SLICOT SB03MD, real data and infinite horizon only (conjugate-closed modal systems go
+        through their real realization and are mapped back).
+
+    Returns
+    -------
+    W : (m, m) Hermitian positive semidefinite array in the system's coordinates.
+
+    Raises
+    ------
+    UnstableError, OrderError (horizon <= 0), MethodError (unknown or inapplicable method),
+    NotRealError (slycot on complex data), BackendUnavailableError (slycot missing).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mccc_theory import ModalSystem
+    >>> sys = ModalSystem.from_eigenvalues([0.9, -0.5 + 0.1j], [[1.0], [2.0]], [[1.0, 1.0]])
+    >>> W = controllability_gramian(sys)
+    >>> A, B = np.diag(sys.lam), sys.B
+    >>> bool(np.linalg.norm(A @ W @ A.conj().T - W + B @ B.conj().T) < 1e-13)
+    True
+    """
+    return _gramian(system, horizon, method, "controllability")
+
+
+def observability_gramian(system, horizon: int | None = None, method: str = "auto"):
+    """``Wo(N) = sum_{k=0}^{N-1} (A^H)^k C^H C A^k``, or ``Wo`` solving ``A^H W A - W + C^H C = 0``.
+
+    ``C`` is the system's own (MCCC) readout; see the module docstring. Parameters, returns and
+    errors as :func:`controllability_gramian`.
+    """
+    return _gramian(system, horizon, method, "observability")
+
+
+def readout_gramian(C_family) -> np.ndarray:
+    """``Q_read = sum_q C(q)^H C(q)``: the read-once replacement of the observability Gramian.
+
+    Parameters
+    ----------
+    C_family : (Q, m) or (Q, k, m) array
+        The readout of each query (one row, or a ``k x m`` block per query).
+
+    Returns
+    -------
+    Q_read : (m, m) Hermitian positive semidefinite array.
+    """
+    C = as_array(C_family, "C_family")
+    if C.ndim == 2:
+        C = C[:, None, :]
+    if C.ndim != 3:
+        raise ShapeError(f"C_family: expected shape (Q, m) or (Q, k, m), found {C.shape}")
+    Cf = C.reshape(-1, C.shape[-1])
+    return Cf.conj().T @ Cf
+
+
+@dataclass(frozen=True)
+class GramianFactor:
+    """``W ~= L L^H`` with ``L`` of full column rank ``rank``; eigen-directions below ``cut`` dropped."""
+
+    L: np.ndarray
+    rank: int
+    cut: float
+
+
+def gramian_factor(W, *, method: str = "eigh", rtol: float | None = None) -> GramianFactor:
+    """Rank-revealing factor ``W ~= L L^H`` of a Hermitian positive semidefinite matrix.
+
+    Parameters
+    ----------
+    W : (n, n) Hermitian PSD array
+    method : {"eigh", "pivoted_cholesky"}
+        ``"eigh"``: ``W = U diag(w) U^H``, ``L = U_k sqrt(w_k)`` for ``w_k > cut`` (``O(n^3)``,
+        the most robust). ``"pivoted_cholesky"``: LAPACK ``?pstrf`` stopped at ``cut`` (cheaper
+        for low numerical rank: ``O(n^2 r)``).
+    rtol : float, optional
+        Relative cut; default ``n * eps``. Directions with eigenvalue (or pivot) below
+        ``rtol * lambda_max(W)`` are treated as numerically zero.
+
+    Returns
+    -------
+    GramianFactor(L (n, r), rank r, cut)
+    """
+    W = as_array(W, "W", ndim=2)
+    n = W.shape[0]
+    if W.shape != (n, n):
+        raise ShapeError(f"W: expected a square matrix, found {W.shape}")
+    check_choice(method, "method", ("eigh", "pivoted_cholesky"))
+    rtol = n * np.finfo(float).eps if rtol is None else float(rtol)
+    W = 0.5 * (W + W.conj().T)
+    if method == "eigh":
+        w, U = np.linalg.eigh(W)
+        cut = rtol * max(w[-1], 0.0)
+        keep = w > cut
+        keep &= w > 0
+        L = U[:, keep][:, ::-1] * np.sqrt(w[keep][::-1])
+        return GramianFactor(L, int(keep.sum()), cut)
+    scale = float(np.max(np.abs(np.diag(W)))) if n else 0.0
+    cut = rtol * scale
+    pstrf = sla.lapack.zpstrf if np.iscomplexobj(W) else sla.lapack.dpstrf
+    R, piv, rank, info = pstrf(W.copy(), lower=1, tol=cut if cut > 0 else -1.0)
+    L = np.tril(R)[:, :rank]
+    P = np.zeros_like(L)
+    P[piv - 1] = L
+    return GramianFactor(P, int(rank), cut)
+
+
+@dataclass(frozen=True)
+class HankelSingularValues:
+    """Hankel singular values ``sigma_1 >= sigma_2 >= ...`` with their numerical-rank cut.
+
+    ``values`` holds ``min(rank Wc, rank Wo)`` values (directions the factors dropped are below
+    the resolution of the Gramians); ``cut = n eps sigma_1`` is the level below which values are
+    not significant, and ``rank`` counts the values above it.
+    """
+
+    values: np.ndarray
+    cut: float
+    rank: int
+    order: int
+
+    @property
+    def significant(self) -> np.ndarray:
+        return self.values[: self.rank]
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.values, dtype=dtype)
+
+
+def hankel_singular_values(system, horizon: int | None = None, method: str = "auto",
+                           *, factor: str = "eigh") -> HankelSingularValues:
+    """``sigma_i = sqrt(eig(Wc Wo))`` computed as the singular values of ``Lo^H Lc``.
+
+    Parameters
+    ----------
+    system : ModalSystem or StateSpace (stable)
+    horizon : int or None
+        Finite horizon ``N`` uses ``Wc(N), Wo(N)``; ``None`` the infinite-horizon Gramians.
+    method : Gramian method, see :func:`controllability_gramian`
+    factor : {"eigh", "pivoted_cholesky"}, see :func:`gramian_factor`
+
+    Returns
+    -------
+    HankelSingularValues
+
+    Notes
+    -----
+    Square-root method: rank-revealing factors ``Wc = Lc Lc^H``, ``Wo = Lo Lo^H`` and one SVD;
+    the eigenvalues of ``Wc Wo`` are never formed (they come out complex or negative on
+    ill-conditioned systems). Similarity transforms ``(T A T^-1, T B, C T^-1)`` leave the values
+    unchanged. Cost ``O(n^3)``.
+    """
+    Wc = controllability_gramian(system, horizon, method)
+    Wo = observability_gramian(system, horizon, method)
+    Lc = gramian_factor(Wc, method=factor).L
+    Lo = gramian_factor(Wo, method=factor).L
+    n = Wc.shape[0]
+    if Lc.shape[1] == 0 or Lo.shape[1] == 0:
+        return HankelSingularValues(np.zeros(0), 0.0, 0, n)
+    sv = np.linalg.svd(Lo.conj().T @ Lc, compute_uv=False)
+    cut = n * np.finfo(float).eps * sv[0]
+    return HankelSingularValues(sv, cut, int(np.sum(sv > cut)), n)
