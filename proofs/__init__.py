@@ -3,7 +3,10 @@
 Importing this package registers every theorem; one module per area of THEORY.md.
 """
 
-from . import gramians  # noqa: F401  (registers theorems)
+from . import (  # importing a module registers its theorems
+    attention,  # noqa: F401
+    gramians,  # noqa: F401
+)
 from .registry import SlackViolation, Theorem, TheoremResult, registry, run_theorem, theorem
 
 __all__ = ["Theorem", "TheoremResult", "SlackViolation", "registry", "run_theorem", "theorem"]

@@ -1,0 +1,330 @@
+"""Fit an m-mode MCCC memory to attention weights over lags: exact realization or approximation.
+
+``fit_modal(weights, order, method)`` returns a :class:`ModalFit`: a single-input
+:class:`~mccc_theory.systems.ModalSystem` ``(s, B, C)`` whose Markov parameters
+``C Lambda^tau B`` approximate the weights ``a_tau(q)`` (row q of ``C`` is the readout ``c(q)`` of
+query q), the achieved errors on the N given lags, and the T2/T3 bounds (THEORY §4).
+
+Methods
+-------
+``"exact"``
+    Ho-Kalman / ERA on the free-tail block Hankel pair ``[a_{i+j}], [a_{i+j+1}]`` (only the N
+    given lags). When its numerical rank n is at most ``order`` (and smaller than both of its
+    dimensions, so the data determine it), the realization of order n reproduces the weights at
+    every lag (T1, Kronecker) and extends them to every source length. Otherwise OrderError.
+``"bt"``
+    Balanced truncation of the FIR system of the weights (:func:`~.hankel.fir_system`), via
+    :func:`mccc_theory.reduction.balanced_truncation`; the guarantee is ``2 tail`` (T3).
+``"aak"``
+    Hankel-norm approximation (Glover/AAK) of the FIR system, via
+    :func:`mccc_theory.reduction.hankel_norm_approximation`: Hankel error ``sigma^H_{m+1}``.
+``"read_once"``
+    The read-once balanced coordinates of ``(Wc(N), Q_read)`` via
+    :func:`mccc_theory.reduction.read_once_projection`: the projection of the final state
+    attains ``sigma_{m+1}(W)`` (T2); the returned recurrence is its truncation.
+``"auto"``
+    ``"exact"`` when it succeeds (Hankel rank identified, ``<= order``, diagonalisable, stable),
+    else ``"bt"``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import DefectiveError, MethodError, OrderError, UnstableError
+from ..systems import ModalSystem, StateSpace
+from ..validation import check_choice, check_positive_int
+from .bounds import distinct_tail_sum
+from .hankel import block_hankel, check_weights, fir_hankel_singular_values, fir_system
+from .memory import ModalMemory
+
+__all__ = ["ModalFit", "fit_modal", "METHODS", "error_system"]
+
+METHODS = ("auto", "exact", "bt", "aak", "read_once")
+
+_EPS = np.finfo(float).eps
+
+
+@dataclass(frozen=True, eq=False)
+class ModalFit:
+    """Result of :func:`fit_modal`.
+
+    Attributes
+    ----------
+    system : ModalSystem
+        ``(s, B (m, 1), C (Q, m))`` with ``m <= order`` modes.
+    method : str
+        The method used (``"auto"`` resolved).
+    order : int
+        The requested order.
+    real_dimension : int
+        Real dimension r of the memory per value channel: ``system.m`` for conjugate-closed
+        modes (a real map), ``2 system.m`` otherwise. The bounds below are for dimension r.
+    weights, weights_hat : (Q, N) arrays
+        Target weights and the realised ``Re(C Lambda^tau B)``, lags ``0..N-1``.
+    error_2, error_fro : float
+        ``||W - W_hat||_2`` and ``||W - W_hat||_F`` over the N lags (read-once errors).
+    lower_bound_2, lower_bound_fro : float
+        T2: ``sigma_{r+1}(W)`` and ``(sum_{i>r} sigma_i(W)^2)^(1/2)``: no memory of real
+        dimension r does better.
+    hankel_lower_bound : float
+        T3: ``sigma^H_{r+1}`` of the FIR system, for any order-r streaming memory (Hankel norm).
+    upper_bound : float
+        T3: ``2 sum_{i>r} sigma^H_i`` (distinct once), balanced truncation's guarantee on
+        ``||G - G_BT||_inf >= ||W - W_hat||_2``.
+    weight_sv, hsv : arrays
+        Singular values of W and Hankel singular values of the FIR system.
+    details : dict
+        Method-specific extras (the exact method's Hankel rank and cut; the read-once
+        projection's error; the reduction routine's own bounds).
+    """
+
+    system: ModalSystem
+    method: str
+    order: int
+    real_dimension: int
+    weights: np.ndarray
+    weights_hat: np.ndarray
+    error_2: float
+    error_fro: float
+    lower_bound_2: float
+    lower_bound_fro: float
+    hankel_lower_bound: float
+    upper_bound: float
+    weight_sv: np.ndarray
+    hsv: np.ndarray
+    details: dict = field(default_factory=dict)
+
+    @property
+    def readout(self) -> np.ndarray:
+        """The per-query readout ``c(q)``: rows of ``system.C``, (Q, r) complex."""
+        return self.system.C
+
+    @property
+    def relative_error(self) -> float:
+        """``||W - W_hat||_2 / ||W||_2``."""
+        return self.error_2 / self.weight_sv[0]
+
+    def memory(self, *, normalize: bool = False) -> ModalMemory:
+        """The fit as a :class:`ModalMemory` (query j is the one-hot ``e_j``)."""
+        return ModalMemory.from_system(self.system, normalize=normalize)
+
+
+def fit_modal(weights, order: int, method: str = "exact", *, rtol: float | None = None
+              ) -> ModalFit:
+    """Fit an ``order``-mode modal memory to attention weights over lags (THEORY §4, T1-T3).
+
+    Parameters
+    ----------
+    weights : (Q, N) or (N,) real array
+        ``a_tau(q)`` for lags ``tau = 0..N-1`` (row q: query q; lag 0 is the newest token).
+    order : int, 1 <= order <= N
+        Number of modes m.
+    method : {"exact", "bt", "aak", "read_once", "auto"}
+        See the module docstring.
+    rtol : float, optional
+        Numerical-rank cut of the exact method, relative to the largest Hankel singular value.
+        Default ``max(Q r, c) eps`` (THEORY §2's ``n eps sigma_1``); raise it for noisy weights.
+
+    Returns
+    -------
+    ModalFit
+
+    Raises
+    ------
+    ShapeError, EmptyInputError, NonFiniteError, DTypeError
+        Malformed weights (wrong rank, no lags, NaN/inf, complex).
+    OrderError
+        ``order`` outside ``[1, N]``; for ``"exact"``: Hankel rank above ``order``, rank not
+        determined by N lags, or all-zero weights.
+    DefectiveError
+        ``"exact"`` on weights whose minimal realization is not diagonalisable (repeated poles,
+        e.g. an exact lookup ``delta_{tau L}``: polynomial-times-exponential terms of T1).
+    UnstableError
+        ``"exact"`` on weights that do not decay (a pole with ``|lambda| >= 1``).
+    MethodError
+        Unknown method, or a method whose reduction routine is not available.
+
+    Notes
+    -----
+    Cost: exact ``O(Q N^3)`` (SVD of the free-tail Hankel); bounds need the SVD of W and of the
+    (Q N) x N FIR Hankel, ``O(Q N^3)``.
+
+    References
+    ----------
+    B. L. Ho, R. E. Kalman, "Effective construction of linear state-variable models from
+    input/output functions", Regelungstechnik 14, 1966. S.-Y. Kung, "A new identification and
+    model reduction algorithm via singular value decomposition", Asilomar 1978.
+    """
+    W = check_weights(weights)
+    Q, N = W.shape
+    order = check_positive_int(order, "order", maximum=N)
+    method = check_choice(method, "method", METHODS)
+    if method in ("exact", "auto"):
+        try:
+            system, details = _exact(W, order, rtol)
+            method = "exact"
+        except (OrderError, DefectiveError, UnstableError):
+            if method == "exact":
+                raise
+            method = "bt"
+    if method == "bt":
+        system, details = _bt(W, order)
+    elif method == "aak":
+        system, details = _aak(W, order)
+    elif method == "read_once":
+        system, details = _read_once(W, order)
+    return _assemble(W, order, method, system, details)
+
+
+def _assemble(W, order, method, system, details) -> ModalFit:
+    N = W.shape[1]
+    W_hat = system.impulse_response(N)[:, :, 0].T.real
+    E = W - W_hat
+    # The realised weights Re(C Lambda^tau B) span a real space of dimension m when the modes
+    # are conjugate-closed (every fit of real weights), 2m otherwise: the bounds use that.
+    # Pairs from eig of a real matrix match to rounding times the eigenvector condition; 1e-9
+    # leaves orders of magnitude of margin on both sides.
+    r = system.m if system.is_conjugate_closed(rtol=1e-9) else 2 * system.m
+    sv = np.linalg.svd(W, compute_uv=False)
+    hsv = fir_hankel_singular_values(W)
+    tail = sv[r:]
+    return ModalFit(
+        system=system, method=method, order=order, real_dimension=r, weights=W,
+        weights_hat=W_hat,
+        error_2=float(np.linalg.norm(E, 2)), error_fro=float(np.linalg.norm(E)),
+        lower_bound_2=float(tail[0]) if tail.size else 0.0,
+        lower_bound_fro=float(np.sqrt(np.sum(tail ** 2))),
+        hankel_lower_bound=float(hsv[r]) if r < hsv.size else 0.0,
+        upper_bound=2.0 * distinct_tail_sum(hsv, r),
+        weight_sv=sv, hsv=hsv, details=details)
+
+
+def _exact(W: np.ndarray, order: int, rtol: float | None):
+    """Ho-Kalman realization from the free-tail Hankel pair, diagonalised."""
+    Q, N = W.shape
+    if N < 3:
+        raise OrderError(f"weights: the exact method needs at least 3 lags to identify a "
+                         f"realization (a rank-1 Hankel pair), found N = {N}")
+    H0 = block_hankel(W, tail="free")
+    H1 = block_hankel(W, tail="free", shift=1)
+    U, S, Vh = np.linalg.svd(H0, full_matrices=False)
+    if S[0] == 0:
+        raise OrderError("weights: all weights are zero; there is nothing to realise")
+    rtol = max(H0.shape) * _EPS if rtol is None else float(rtol)
+    cut = rtol * S[0]
+    n = int(np.sum(S > cut))
+    if n > order:
+        raise OrderError(
+            f"weights: the block Hankel matrix [a_(i+j)] has numerical rank {n} > order = "
+            f"{order} (cut {cut:.3g}); no {order}-mode memory reproduces these weights exactly "
+            f"(THEORY §4, T1). Use order >= {n}, or method='bt', 'aak' or 'read_once' for the "
+            "best approximations")
+    if n >= min(H0.shape):
+        raise OrderError(
+            f"weights: the {H0.shape[0]} x {H0.shape[1]} Hankel matrix built from N = {N} lags has "
+            f"full rank {n}, so N lags do not determine an exact realization; supply at least "
+            f"{2 * n + 2} lags, or use an approximation method ('bt', 'aak', 'read_once')")
+    sq = np.sqrt(S[:n])
+    Un, Vn = U[:, :n], Vh[:n].conj().T
+    A = (Un.conj().T @ H1 @ Vn) / sq[:, None] / sq[None, :]
+    B = (sq[:, None] * Vn.conj().T)[:, :1]
+    C = (Un * sq[None, :])[:Q, :]
+    system, kappa = _diagonalise(A, B, C, f"the minimal realization (order {n})")
+    W_hat = system.impulse_response(N)[:, :, 0].T.real
+    rel = np.linalg.norm(W - W_hat) / np.linalg.norm(W)
+    # An identified realization reproduces the data to O(kappa * cut); a rank read off too few
+    # lags misses them at O(1). sqrt(eps) separates the two regimes by orders of magnitude.
+    if rel > np.sqrt(_EPS):
+        raise OrderError(
+            f"weights: the order-{n} realization read off the Hankel matrix of N = {N} lags "
+            f"misses the weights (relative error {rel:.3g}); the lags do not determine it. "
+            "Supply more lags or use an approximation method")
+    return system, {"hankel_rank": n, "rank_cut": cut, "hankel_sv": S,
+                    "eigenvector_condition": kappa}
+
+
+def _diagonalise(A, B, C, what: str):
+    """``(A, B, C)`` in modal form ``(log eig A, X^-1 B, C X)``; refuses defective or unstable A."""
+    lam, X = np.linalg.eig(A)
+    kappa = float(np.linalg.cond(X))
+    # Eigenvector condition beyond 1/sqrt(eps): the diagonal form loses more than half the digits;
+    # this is the signature of a (numerically) repeated pole, i.e. a Jordan block.
+    if not np.isfinite(kappa) or kappa > 1 / np.sqrt(_EPS):
+        raise DefectiveError(
+            f"weights: {what} is not diagonalisable (eigenvector condition {kappa:.3g}): the "
+            "weights contain polynomial-times-exponential terms p(tau) lambda^tau with repeated "
+            "poles (e.g. an exact lookup at lag L, whose L+1 poles all sit at 0). A modal memory "
+            "can only approximate them: use method='bt' or 'aak'")
+    mod = np.abs(lam)
+    if np.any(mod >= 1):
+        i = int(np.argmax(mod))
+        raise UnstableError(
+            f"weights: {what} has a pole lambda = {lam[i]:.6g} with |lambda| = {mod[i]:.6g} >= 1; "
+            "weights that do not decay with the lag have no stable modal memory. Use an "
+            "approximation method on the N given lags")
+    with np.errstate(divide="ignore"):
+        s = np.where(lam == 0, complex(-np.inf, 0.0), np.log(lam.astype(complex)))
+    return ModalSystem(s, np.linalg.solve(X, B), C @ X), kappa
+
+
+def _reduction(name: str):
+    try:
+        from .. import reduction
+    except ImportError as exc:
+        raise MethodError(
+            f"method: this method needs mccc_theory.reduction.{name} (THEORY §3, the reduction "
+            "module), which is not available in this installation; use method='exact' or "
+            "compute the bounds with mccc_theory.attention.bounds") from exc
+    fn = getattr(reduction, name, None)
+    if fn is None:
+        raise MethodError(f"method: mccc_theory.reduction has no {name}(); this method needs it")
+    return reduction, fn
+
+
+def _to_modal(reduced, method: str) -> ModalSystem:
+    if isinstance(reduced, ModalSystem):
+        return reduced
+    if reduced.D is not None and np.any(reduced.D != 0):
+        raise MethodError(f"method: the {method} model has a feedthrough D, which a modal memory "
+                          "cannot hold (lag 0 enters through the modes)")
+    return _diagonalise(reduced.A, reduced.B, reduced.C, f"the {method} model")[0]
+
+
+def _bt(W, order):
+    _, bt = _reduction("balanced_truncation")
+    res = bt(fir_system(W), order)
+    return _to_modal(res.reduced, "bt"), {"reduction": res}
+
+
+def _aak(W, order):
+    _, aak = _reduction("hankel_norm_approximation")
+    res = aak(fir_system(W), order)
+    return _to_modal(res.reduced, "aak"), {"reduction": res}
+
+
+def _read_once(W, order):
+    _, ro = _reduction("read_once_projection")
+    N = W.shape[1]
+    res = ro(fir_system(W), W, N, order)
+    return _to_modal(res.reduced, "read_once"), {"reduction": res}
+
+
+def error_system(fit: ModalFit) -> StateSpace:
+    """The streaming error ``G - G_hat`` (FIR system of the weights minus the fit) as a StateSpace.
+
+    Order ``N + r``; both parts in the MCCC convention, so the error's Markov parameters are
+    ``a_tau - C Lambda^tau B`` (and ``-C Lambda^tau B`` for ``tau >= N``). Feed it to
+    :mod:`mccc_theory.norms` for the H-infinity and Hankel norms of T3.
+    """
+    G = fir_system(fit.weights)
+    sysm = fit.system
+    n, r = G.n, sysm.m
+    A = np.zeros((n + r, n + r), complex)
+    A[:n, :n] = G.A
+    A[n:, n:] = np.diag(sysm.lam)
+    B = np.vstack([G.B.astype(complex), sysm.B])
+    C = np.hstack([G.C.astype(complex), -sysm.C])
+    return StateSpace(A, B, C)
