@@ -200,9 +200,8 @@ def _slycot_stein(A, Q, trans: bool) -> np.ndarray:
         import slycot
     except ImportError as exc:
         raise BackendUnavailableError("method='slycot' needs slycot: pip install slycot") from exc
-    n = A.shape[0]
-    X, scale, *_ = slycot.sb03md(n, -Q.copy(), A.copy(), np.zeros((n, n)), dico="D", job="X",
-                                 fact="N", trana="T" if trans else "N")
+    _, _, X, scale, *_ = slycot.sb03md57(A.copy(), C=-Q.copy(), dico="D", job="X", fact="N",
+                                         trana="T" if trans else "N")
     return X / scale
 
 
