@@ -7,6 +7,6 @@ from . import (  # importing a module registers its theorems
     attention,  # noqa: F401
     gramians,  # noqa: F401
 )
-from .registry import SlackViolation, Theorem, TheoremResult, registry, run_theorem, theorem
+from .registry import SlackViolation, Theorem, TheoremResult, all_theorems, run_theorem, theorem
 
-__all__ = ["Theorem", "TheoremResult", "SlackViolation", "registry", "run_theorem", "theorem"]
+__all__ = ["Theorem", "TheoremResult", "SlackViolation", "all_theorems", "run_theorem", "theorem"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-__all__ = ["Theorem", "TheoremResult", "theorem", "registry", "run_theorem", "SlackViolation"]
+__all__ = ["Theorem", "TheoremResult", "theorem", "all_theorems", "run_theorem", "SlackViolation"]
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def theorem(*, id: str, statement: str, assumptions: str, reference: str,
     return deco
 
 
-def registry() -> dict[str, Theorem]:
+def all_theorems() -> dict[str, Theorem]:
     """All registered theorems (importing :mod:`mccc_proofs` registers them), in order."""
     return dict(_REGISTRY)
 

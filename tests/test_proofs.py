@@ -2,9 +2,9 @@
 
 import pytest
 
-from mccc_proofs import registry, run_theorem
+from mccc_proofs import all_theorems, run_theorem
 
-THEOREMS = list(registry().values())
+THEOREMS = list(all_theorems().values())
 
 
 @pytest.mark.parametrize("thm", THEOREMS, ids=[t.id for t in THEOREMS])

@@ -24,14 +24,15 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from mccc_proofs import registry, run_theorem
     from tqdm import tqdm
+
+    from mccc_proofs import all_theorems, run_theorem
 
     from ..errors import MethodError
     from ..testing.profiles import load_profile
 
     load_profile(args.profile)
-    theorems = list(registry().values())
+    theorems = list(all_theorems().values())
     if args.only:
         theorems = [t for t in theorems if any(t.id == o or t.id.startswith(o) for o in args.only)]
         if not theorems:

@@ -1,0 +1,121 @@
+"""The public Hypothesis strategies produce what their regimes promise, and validate arguments."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+from mccc_theory import MethodError, ModalSystem, OrderError, StateSpace
+from mccc_theory.testing.strategies import (
+    REGIMES,
+    dense_systems,
+    input_sequences,
+    log_eigenvalues,
+    modal_systems,
+)
+
+
+@given(modal_systems(m=(1, 5), n_inputs=2, n_outputs=(1, 3)))
+def test_sizes_and_stability(system):
+    assert isinstance(system, ModalSystem)
+    assert 1 <= system.m <= 5 and system.n_inputs == 2 and 1 <= system.n_outputs <= 3
+    assert np.all(system.s.real < 0)
+
+
+@given(modal_systems(regime="slow", min_decay=1e-12))
+def test_slow_regime_is_slow(system):
+    assert np.all(-system.s.real <= 1e-3) and np.all(-system.s.real >= 1e-12 * (1 - 1e-9))
+
+
+@given(modal_systems(regime="fast"))
+def test_fast_regime_is_fast(system):
+    assert np.all(-system.s.real >= 0.5)
+
+
+@given(modal_systems(regime="near_minus_one"))
+def test_near_minus_one_regime(system):
+    assert np.all(np.abs(system.lam + 1) < 0.02)
+
+
+@given(modal_systems(m=(2, 8), regime="conjugate_pairs"))
+def test_conjugate_pairs_regime_is_real(system):
+    assert system.is_conjugate_closed()
+    assert system.m % 2 == 0
+
+
+@given(modal_systems(m=(2, 6), regime="repeated"))
+def test_repeated_regime_repeats(system):
+    assert len(np.unique(system.s)) < system.m
+
+
+@given(modal_systems(m=(2, 6), regime="nonminimal"))
+def test_nonminimal_regime_has_dead_modes(system):
+    zero_b = np.all(system.B == 0, axis=1)
+    zero_c = np.all(system.C == 0, axis=0)
+    assert zero_b.any()
+    assert (zero_b | zero_c).sum() < system.m
+
+
+@given(modal_systems(m=(2, 6), regime="clustered"))
+def test_clustered_regime_is_clustered(system):
+    s = system.s
+    assert np.max(np.abs(s - s[0])) <= 4e-6 * np.max(np.abs(s))
+
+
+@given(dense_systems(m=(1, 6), condition_max=50.0, return_modal=True))
+def test_dense_systems_are_similar_to_their_modal_source(pair):
+    dense, modal = pair
+    assert isinstance(dense, StateSpace)
+    # similar matrices share eigenvalues; eigenvalue error <= cond(T) eps ||A|| (Bauer-Fike with
+    # the modal eigenvectors, whose condition is cond(T) <= 50)
+    ev = np.linalg.eigvals(dense.A)
+    for lam in modal.lam:
+        assert np.min(np.abs(ev - lam)) <= 1e-10
+
+
+@given(dense_systems(real=True))
+def test_real_dense_systems_are_real(system):
+    assert system.is_real
+
+
+@given(log_eigenvalues(m=3, regime="slow", min_decay=1e-6))
+def test_log_eigenvalues_strategy(s):
+    assert s.shape == (3,) and np.all((-s.real >= 1e-6 * (1 - 1e-9)) & (-s.real <= 1e-3))
+
+
+@given(input_sequences(length=(1, 5), n_inputs=2, complex_values=True))
+def test_input_sequences(u):
+    assert 1 <= u.shape[0] <= 5 and u.shape[1] == 2 and np.iscomplexobj(u)
+
+
+@pytest.mark.parametrize("kwargs, exc, pattern", [
+    (dict(m=0), OrderError, r"m: expected 1 <= min <= max"),
+    (dict(m=(4, 2)), OrderError, r"m: expected 1 <= min <= max, found \(4, 2\)"),
+    (dict(m=2.5), OrderError, r"m: expected an int or a \(min, max\) tuple"),
+    (dict(regime="wobbly"), MethodError, r"regime: expected one of random, fast"),
+    (dict(regime=()), MethodError, r"regime: expected at least one regime"),
+    (dict(min_decay=0.1), OrderError, r"min_decay: expected a float in \(0, 1e-3\]"),
+    (dict(n_inputs=0), OrderError, r"n_inputs: expected 1 <= min <= max"),
+])
+def test_modal_systems_validates_arguments(kwargs, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        _draw_once(modal_systems(**kwargs))
+
+
+def test_dense_systems_validates_condition():
+    with pytest.raises(OrderError, match=r"condition_max: expected a finite float >= 1"):
+        _draw_once(dense_systems(condition_max=0.5))
+
+
+def _draw_once(strategy):
+    # Composite strategies validate their arguments when drawn.
+    @given(strategy)
+    @settings(max_examples=1)
+    def draw(_):
+        pass
+
+    draw()
+
+
+@pytest.mark.parametrize("regime", REGIMES)
+def test_every_regime_draws_valid_systems(regime):
+    _draw_once(modal_systems(regime=regime))
