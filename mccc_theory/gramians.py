@@ -48,6 +48,9 @@ METHODS = ("auto", "modal", "dense", "slycot")
 # pi = _PI_HI + _PI_LO to about 32 digits (Cody-Waite split); _PI_HI is the double nearest pi.
 _PI_HI = np.pi
 _PI_LO = 1.2246467991473532e-16
+# floor(pi * 2^256) (the leading hex digits of pi), for exact reduction of N * theta mod 2 pi.
+_FRAC_BITS = 256
+_PI_FIXED = int("3243F6A8885A308D313198A2E03707344A4093822299F31D0082EFA98EC4E6C89", 16)
 
 
 def _reduce_angle(theta: np.ndarray) -> np.ndarray:
@@ -60,20 +63,18 @@ def _reduce_angle(theta: np.ndarray) -> np.ndarray:
 
 
 def _angle_difference(ti: np.ndarray, tj: np.ndarray) -> np.ndarray:
-    """``ti[:, None] - tj[None, :]`` wrapped into (-pi, pi], with full relative accuracy near 0.
+    """``ti - tj`` (elementwise) wrapped into (-pi, pi], with full relative accuracy near 0.
 
     For angles in [-pi, pi] the raw difference lies in [-2 pi, 2 pi]; where it is past +-pi, the
     wrapped value is ``(ti - pi) - (tj + pi)`` (or the mirror). Each bracket is exact by Sterbenz's
     lemma when the result is small (ti near pi, tj near -pi), and the low part of 2 pi is then
     applied, so ``lambda_i conj(lambda_j)`` near 1 is resolved to a few ulps of its distance to 1.
     """
-    ti, tj = ti[:, None], tj[None, :]
     d = ti - tj
     hi = d > _PI_HI
     lo = d < -_PI_HI
     d = np.where(hi, (ti - _PI_HI) - (tj + _PI_HI) - 2 * _PI_LO, d)
-    d = np.where(lo, (ti + _PI_HI) - (tj - _PI_HI) + 2 * _PI_LO, d)
-    return d
+    return np.where(lo, (ti + _PI_HI) - (tj - _PI_HI) + 2 * _PI_LO, d)
 
 
 def _expm1_complex(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -88,16 +89,61 @@ def _expm1_complex(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return re + 1j * im
 
 
+def _scaled_angles(theta: np.ndarray, scale: int) -> np.ndarray:
+    """``scale * theta_i`` reduced into [-pi, pi], exact up to the final rounding.
+
+    A double ``theta = a / 2^b`` times an integer is an exact rational; it is reduced modulo
+    ``2 pi`` in 256-bit fixed point (Python integers), so the angle of ``lambda^N`` keeps full
+    absolute accuracy even for ``N = 10^12``, where the rounded product ``N * theta`` would be off
+    by ``N |theta| eps``. ``O(m)`` big-integer operations.
+    """
+    out = np.empty_like(theta)
+    two_pi = 2 * _PI_FIXED
+    for i, t in enumerate(theta.tolist()):
+        num, den = t.as_integer_ratio()
+        r = ((scale * num) << _FRAC_BITS) // den % two_pi
+        if r > _PI_FIXED:
+            r -= two_pi
+        out[i] = r / (1 << _FRAC_BITS)
+    return out
+
+
+def _outer_minus_one(s: np.ndarray, scale: int) -> np.ndarray:
+    """``exp(scale (s_i + conj s_j)) - 1`` for all i, j, accurate to a few ulps of its modulus.
+
+    Fast path: the outer product of ``exp(scale s)`` minus 1, whose absolute error of a few ulps
+    is also a few ulps relative wherever the modulus is >= 1/2. The remaining entries (products
+    near 1: slow modes with close angles) are recomputed from the log-eigenvalues with the
+    complex ``expm1`` and exactly wrapped angle differences.
+    """
+    theta = _reduce_angle(s.imag)
+    phi = theta if scale == 1 else _scaled_angles(theta, scale)
+    with np.errstate(invalid="ignore"):
+        mu = np.exp(scale * s.real) * np.exp(1j * phi)
+    mu = np.where(np.isneginf(s.real), 0.0, mu)
+    out = np.multiply.outer(mu, mu.conj()) - 1.0
+    # The result is Hermitian: recompute the upper triangle of the near entries and mirror it.
+    i, j = np.nonzero(np.triu(out.real**2 + out.imag**2 < 0.25))
+    if i.size:
+        x = scale * (s.real[i] + s.real[j])
+        # scale * (wrapped difference) is relatively accurate while it needs no reduction;
+        # beyond pi the exactly reduced per-mode angles are used.
+        y = scale * _angle_difference(theta[i], theta[j])
+        big = np.abs(y) > _PI_HI
+        if big.any():
+            y[big] = _angle_difference(phi[i[big]], phi[j[big]])
+        near = _expm1_complex(x, y)
+        out[i, j] = near
+        out[j, i] = near.conj()
+    return out
+
+
 def _modal_kernel(s: np.ndarray, horizon: int | None) -> np.ndarray:
     """``K_ij = sum_{k<N} exp(k (s_i + conj s_j))`` from log-eigenvalues (N = inf if None)."""
-    x = s.real[:, None] + s.real[None, :]
-    y = _angle_difference(_reduce_angle(s.imag), _reduce_angle(s.imag))
-    den = _expm1_complex(x, y)
+    den = _outer_minus_one(s, 1)
     if horizon is None:
         return -1.0 / den
-    with np.errstate(invalid="ignore"):
-        num = _expm1_complex(horizon * x, horizon * y)
-    return num / den
+    return _outer_minus_one(s, horizon) / den
 
 
 def solve_stein(A, Q, *, horizon: int | None = None) -> np.ndarray:
@@ -223,13 +269,10 @@ def _gramian(system, horizon, method, kind):
         return solve_stein(ss.A.conj().T, ss.C.conj().T @ ss.C, horizon=horizon)
     # slycot: real data only; conjugate-closed modal systems go through their real realization
     if isinstance(system, ModalSystem):
-        from .systems import _conjugate_permutation, _realification
-
-        perm = _conjugate_permutation(system, 1e-12)
-        if perm is None:
+        if not system.is_conjugate_closed():
             raise NotRealError("system: method='slycot' needs a real system; this modal system is "
                                "not conjugate-closed. Use method='modal' or 'dense'")
-        T = _realification(system.m, perm)
+        T = system.realification()
         ss = system.real_realization()
     else:
         if not system.is_real:

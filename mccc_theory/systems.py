@@ -223,6 +223,17 @@ class ModalSystem:
         D = None if self.D is None else self.D.real
         return StateSpace(A, B, C, D)
 
+    def realification(self, *, rtol: float = 1e-12) -> np.ndarray:
+        """The unitary ``T`` of :meth:`real_realization`: real state ``= T h`` (conjugate-closed only).
+
+        Gramians map as ``Wc_real = T Wc T^H`` and ``Wo_real = T Wo T^H``.
+        """
+        perm = _conjugate_permutation(self, rtol)
+        if perm is None:
+            raise NotRealError("system: expected conjugate-closed modes for a realification; "
+                               "use real_embedding() for complex maps")
+        return _realification(self.m, perm)
+
     def real_embedding(self) -> StateSpace:
         """Real system of order ``2m`` mapping ``[Re u; Im u]`` to ``[Re y; Im y]``.
 
