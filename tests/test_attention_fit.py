@@ -171,3 +171,29 @@ BAD = [
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("name", ["alibi", "smooth", "sharp"])
+def test_bt_satisfies_the_bound_chain(families, name):
+    W = families[name].weights
+    for m in (1, 2, 3, 5, 8):
+        fit = fit_modal(W, m, "bt")
+        assert fit.system.m == m and fit.real_dimension == m  # real model: conjugate-closed
+        # Computed norms and singular values: rounding ~64 N eps sigma_1.
+        tol = 64 * 80 * EPS * fit.weight_sv[0]
+        assert fit.lower_bound_2 - tol <= fit.error_2 <= fit.upper_bound + tol
+        assert fit.lower_bound_fro - tol <= fit.error_fro
+        assert fit.lower_bound_2 <= fit.hankel_lower_bound + tol
+        assert np.all(np.abs(fit.system.lam) < 1)
+
+
+def test_bt_refuses_to_split_the_lookups_repeated_hsv(families):
+    with pytest.raises(OrderError, match=r"splits the repeated Hankel singular value"):
+        fit_modal(families["lookup"].weights, 3, "bt")
+
+
+def test_auto_prefers_exact_then_bt(families):
+    rng = np.random.default_rng(8)
+    _, _, W = _expsum(rng, [0.8, 0.3], n=20)
+    assert fit_modal(W, 4, "auto").method == "exact"
+    assert fit_modal(families["smooth"].weights, 4, "auto").method == "bt"

@@ -13,15 +13,18 @@ Methods
     dimensions, so the data determine it), the realization of order n reproduces the weights at
     every lag (T1, Kronecker) and extends them to every source length. Otherwise OrderError.
 ``"bt"``
-    Balanced truncation of the FIR system of the weights (:func:`~.hankel.fir_system`), via
-    :func:`mccc_theory.reduction.balanced_truncation`; the guarantee is ``2 tail`` (T3).
+    Balanced truncation of the FIR system of the weights (:func:`~.hankel.fir_system`); the
+    guarantee is ``||W - W_hat||_2 <= ||G - G_BT||_inf <= 2 tail`` (T3). Its shift-register
+    realization has ``Wc = I``, so square-root BT is one SVD of the Hankel matrix (Kung); the
+    tests check it against :func:`mccc_theory.reduction.balanced_truncation`.
 ``"aak"``
     Hankel-norm approximation (Glover/AAK) of the FIR system, via
     :func:`mccc_theory.reduction.hankel_norm_approximation`: Hankel error ``sigma^H_{m+1}``.
 ``"read_once"``
     The read-once balanced coordinates of ``(Wc(N), Q_read)`` via
     :func:`mccc_theory.reduction.read_once_projection`: the projection of the final state
-    attains ``sigma_{m+1}(W)`` (T2); the returned recurrence is its truncation.
+    attains ``sigma_{m+1}(W)`` (T2; ``details["projection_error_2"]``); the returned recurrence
+    is the truncation in those coordinates, which is not optimal (THEORY §3).
 ``"auto"``
     ``"exact"`` when it succeeds (Hankel rank identified, ``<= order``, diagonalisable, stable),
     else ``"bt"``.
@@ -189,7 +192,7 @@ def _assemble(W, order, method, system, details) -> ModalFit:
     # leaves orders of magnitude of margin on both sides.
     r = system.m if system.is_conjugate_closed(rtol=1e-9) else 2 * system.m
     sv = np.linalg.svd(W, compute_uv=False)
-    hsv = fir_hankel_singular_values(W)
+    hsv = details["hsv"] if "hsv" in details else fir_hankel_singular_values(W)
     tail = sv[r:]
     return ModalFit(
         system=system, method=method, order=order, real_dimension=r, weights=W,
@@ -276,40 +279,63 @@ def _reduction(name: str):
     except ImportError as exc:
         raise MethodError(
             f"method: this method needs mccc_theory.reduction.{name} (THEORY §3, the reduction "
-            "module), which is not available in this installation; use method='exact' or "
-            "compute the bounds with mccc_theory.attention.bounds") from exc
+            "module), which is not available in this installation; use method='exact' or 'bt', "
+            "or compute the bounds with mccc_theory.attention.bounds") from exc
     fn = getattr(reduction, name, None)
     if fn is None:
         raise MethodError(f"method: mccc_theory.reduction has no {name}(); this method needs it")
-    return reduction, fn
+    return fn
 
 
 def _to_modal(reduced, method: str) -> ModalSystem:
-    if isinstance(reduced, ModalSystem):
-        return reduced
     if reduced.D is not None and np.any(reduced.D != 0):
         raise MethodError(f"method: the {method} model has a feedthrough D, which a modal memory "
                           "cannot hold (lag 0 enters through the modes)")
-    return _diagonalise(reduced.A, reduced.B, reduced.C, f"the {method} model")[0]
+    return _reduction("to_modal")(StateSpace(reduced.A, reduced.B, reduced.C)).system
 
 
 def _bt(W, order):
-    _, bt = _reduction("balanced_truncation")
-    res = bt(fir_system(W), order)
-    return _to_modal(res.reduced, "bt"), {"reduction": res}
+    """Square-root balanced truncation of the FIR system, specialised to its shift register.
+
+    The shift-register realization has ``Wc = I`` and ``Wo = H^T H`` (H the zero-tail block
+    Hankel matrix), so with ``H = U S V^T`` the square-root method's projections are
+    ``T = V_r S_r^-1/2`` and ``W^T = S_r^1/2 V_r^T``: ``A_r = S^1/2 V_r^T A V_r S^-1/2``,
+    ``B_r = S^1/2 V_r^T e_0``, ``C_r = W V_r S^-1/2`` (Kung's algorithm). One SVD, ``O(Q N^3)``,
+    instead of two dense Stein solves per order; the tests check it against
+    :func:`mccc_theory.reduction.balanced_truncation` on the same system.
+    """
+    _, S, Vt = np.linalg.svd(block_hankel(W, tail="zero"), full_matrices=False)
+    rank = int(np.sum(S > S.size * _EPS * S[0]))
+    if order > rank:
+        raise OrderError(f"order: balanced truncation needs order <= {rank}, the numerical rank "
+                         f"of the Hankel operator of these weights, found {order}; order {rank} "
+                         "is already exact to rounding")
+    # Same grouping rule as mccc_theory.reduction (relative 1e-9): truncating inside a repeated
+    # Hankel singular value makes the reduced model depend on rounding.
+    if order < S.size and S[order - 1] - S[order] <= 1e-9 * S[order - 1]:
+        raise OrderError(
+            f"order: {order} splits the repeated Hankel singular value sigma_{order} = "
+            f"sigma_{order + 1} = {S[order]:.6g}; balanced truncation is not defined there (for an "
+            "exact lookup at lag L every order <= L does, T4: no such memory gets below 100%)")
+    V = Vt[:order].T
+    sq = np.sqrt(S[:order])
+    A = (sq[:, None] * (V[1:].T @ V[:-1])) / sq[None, :]  # V^T (lower shift) V
+    B = (sq * V[0])[:, None]
+    C = (W @ V) / sq[None, :]
+    system, kappa = _diagonalise(A, B, C, f"the order-{order} balanced truncation")
+    return system, {"eigenvector_condition": kappa, "hsv": S}
 
 
 def _aak(W, order):
-    _, aak = _reduction("hankel_norm_approximation")
-    res = aak(fir_system(W), order)
-    return _to_modal(res.reduced, "aak"), {"reduction": res}
+    res = _reduction("hankel_norm_approximation")(fir_system(W), order)
+    return _to_modal(res.reduced, "aak"), {"reduction": res, "hankel_error": res.hankel_error}
 
 
 def _read_once(W, order):
-    _, ro = _reduction("read_once_projection")
-    N = W.shape[1]
-    res = ro(fir_system(W), W, N, order)
-    return _to_modal(res.reduced, "read_once"), {"reduction": res}
+    res = _reduction("read_once_projection")(fir_system(W), W, W.shape[1], order)
+    return (_to_modal(res.truncated_recurrence(), "read_once"),
+            {"reduction": res, "projection_error_2": res.error_2,
+             "projection_error_fro": res.error_fro})
 
 
 def error_system(fit: ModalFit) -> StateSpace:
