@@ -51,6 +51,16 @@ class Table:
     header: list[str]
     rows: list[list] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # targets named in the issues: dicts with keys item, value, target, ok (the report's summary)
+    checks: list[dict] = field(default_factory=list)
+
+    def check(self, item: str, value: float, target: float, *, at_least: bool = True,
+              unit: str = "x") -> None:
+        """Record a measured ``value`` against its ``target`` (``>=`` target, or ``<=``)."""
+        ok = value >= target if at_least else value <= target
+        sign = ">=" if at_least else "<="
+        self.checks.append({"item": item, "value": f"{value:.3g}{unit}",
+                            "target": f"{sign} {target:g}{unit}", "ok": bool(ok)})
 
     def format(self) -> str:
         def cell(v):
@@ -65,7 +75,10 @@ class Table:
         out = [self.title, "=" * len(self.title), line, "-" * len(line)]
         out += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
         out += [f"note: {n}" for n in self.notes]
+        out += [f"target: {c['item']}: {c['value']} (target {c['target']}) "
+                f"{'ok' if c['ok'] else 'MISSED'}" for c in self.checks]
         return "\n".join(out)
 
     def to_json(self) -> dict:
-        return {"title": self.title, "header": self.header, "rows": self.rows, "notes": self.notes}
+        return {"title": self.title, "header": self.header, "rows": self.rows, "notes": self.notes,
+                "checks": self.checks}
