@@ -1,0 +1,81 @@
+"""mccc_kernels: certified production kernels of the MCCC memory.
+
+Two operations, each in ``reference`` (NumPy, the oracle), ``jax``, ``triton`` and ``torch``:
+
+* :func:`scan` -- the modal scan ``h_t = lambda h_{t-1} + B u_t`` with
+  ``lambda = exp(-exp(nu) + i theta)``, all states or the final one, optional initial state;
+* :func:`readout` -- the query-dependent mix of modes ``y(q) = Re(c(q)^T H)`` (linear, or
+  softmax over modes with a per-mode gain).
+
+Complex values travel as real/imaginary planes. :func:`scan` and :func:`readout` dispatch on the
+array type: NumPy arrays run the reference, JAX arrays the JAX version, torch tensors the torch
+autograd Function whose backend follows :func:`select_backend` (Triton on CUDA, pure torch
+elsewhere; :func:`last_backend` says which ran). ``mccc certify`` checks each kernel/backend
+against the reference and :func:`certificates` returns what it certified.
+:mod:`mccc_kernels.nn` has the drop-in replacement for cross-attention.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .certify import certificates
+
+__all__ = ["scan", "readout", "certificates", "select_backend", "last_backend"]
+
+
+def _kind(x) -> str:
+    mod = type(x).__module__
+    if mod.startswith("torch"):
+        return "torch"
+    if mod.startswith("jax") or mod.startswith("jaxlib"):
+        return "jax"
+    return "numpy"
+
+
+def scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=True,
+         method="chunked", chunk=16, backend="auto"):
+    """Modal scan on NumPy (reference), JAX or torch inputs; see ``modal_scan.reference``.
+
+    Returns ``(h_re, h_im)``: all states (batch, L, m) or the final state (batch, m).
+    ``backend`` applies to torch tensors (``"auto"``, ``"torch"``, ``"triton"``).
+    """
+    kind = _kind(u)
+    if kind == "torch":
+        from .modal_scan.torch import modal_scan
+        return modal_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all,
+                          method=method, chunk=chunk, backend=backend)
+    if kind == "jax":
+        from .modal_scan.jax import modal_scan
+        return modal_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all,
+                          method=method, chunk=chunk)
+    from .modal_scan.reference import modal_scan
+    return modal_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all)
+
+
+def readout(H_re, H_im, C_re, C_im=None, *, mix="linear", g_re=None, g_im=None,
+            backend="auto"):
+    """Readout ``y(q) = Re(c(q)^T H)`` on NumPy, JAX or torch inputs; see
+    ``modal_readout.reference``. Returns ``y`` (batch, Q, d_v)."""
+    kind = _kind(H_re)
+    kw = {"mix": mix, "g_re": g_re, "g_im": g_im}
+    if kind == "torch":
+        from .modal_readout.torch import modal_readout
+        return modal_readout(H_re, H_im, C_re, C_im, backend=backend, **kw)
+    if kind == "jax":
+        from .modal_readout.jax import modal_readout
+        return modal_readout(H_re, H_im, C_re, C_im, **kw)
+    from .modal_readout.reference import modal_readout
+    return modal_readout(H_re, H_im, C_re, C_im, **kw)
+
+
+def select_backend(device, backend: str = "auto") -> str:
+    """The dispatch rule for torch tensors (see ``modal_scan.torch.select_backend``)."""
+    from .modal_scan.torch import select_backend as rule
+    return rule(device, backend)
+
+
+def last_backend() -> str | None:
+    """The backend that ran the most recent torch call, or ``None`` before any."""
+    mod = sys.modules.get("mccc_kernels.modal_scan.torch")
+    return None if mod is None else mod.last_backend()

@@ -1,0 +1,187 @@
+"""Validation, dtype rules and the error model shared by every kernel and backend.
+
+Conventions (THEORY §0, §6), used by every backend of :mod:`mccc_kernels`:
+
+* Complex numbers travel as two real *planes* (``x_re``, ``x_im``) of the same shape and dtype.
+  A complex array where a plane is expected is refused (:class:`~mccc_theory.DTypeError`).
+* Eigenvalues are given by the log-polar parameters ``lambda = exp(-exp(nu) + i theta)``
+  (``nu = +inf`` is allowed and means ``lambda = 0``). A ``nu`` so negative that ``|lambda|``
+  rounds to 1 in the working precision is refused (:class:`~mccc_theory.UnstableError`).
+* Compute dtype: float64 if any floating input is float64, else float32. The state is never
+  narrower than float32; bf16/fp16 *inputs* are accepted and widened on load.
+* Inputs must be C-contiguous: a strided view is refused instead of being copied silently.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mccc_theory.errors import (
+    DTypeError,
+    EmptyInputError,
+    MethodError,
+    NonFiniteError,
+    ShapeError,
+    UnstableError,
+)
+
+__all__ = [
+    "NonContiguousError", "Spec", "check_planes", "resolve_dtype", "check_params",
+    "unit_roundoff", "INPUT_DTYPES", "PARAM_DTYPES",
+]
+
+#: dtypes accepted for the source/query inputs (widened to the compute dtype on load)
+INPUT_DTYPES = ("float32", "float64", "bfloat16", "float16")
+#: dtypes accepted for parameters and states
+PARAM_DTYPES = ("float32", "float64")
+
+
+class NonContiguousError(ShapeError):
+    """A tensor or array is not C-contiguous; the kernels refuse strided views."""
+
+
+def _dtype_name(x) -> str:
+    dt = x.dtype
+    name = getattr(dt, "name", None)
+    if name is None:  # torch.dtype
+        name = str(dt).removeprefix("torch.")
+    return str(name)
+
+
+def _is_complex(x) -> bool:
+    name = _dtype_name(x)
+    return name.startswith("complex")
+
+
+def _is_contiguous(x) -> bool:
+    if hasattr(x, "is_contiguous"):  # torch
+        return bool(x.is_contiguous())
+    flags = getattr(x, "flags", None)
+    if flags is not None and hasattr(flags, "c_contiguous"):  # numpy
+        return bool(flags.c_contiguous)
+    return True  # jax arrays are always dense
+
+
+def check_tensor(x, name: str, *, ndim: int, allowed=PARAM_DTYPES):
+    """Kind, rank, dtype and layout checks for one real array; returns its dtype name."""
+    if x is None:
+        raise ShapeError(f"{name}: expected an array, found None")
+    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+        raise DTypeError(f"{name}: expected an array or tensor, found {type(x).__name__}")
+    if _is_complex(x):
+        raise DTypeError(
+            f"{name}: expected a real plane, found complex dtype {_dtype_name(x)}; the kernels "
+            f"take complex numbers as separate real and imaginary planes: pass "
+            f"{name.removesuffix('_re').removesuffix('_im')}_re = z.real and ..._im = z.imag")
+    dname = _dtype_name(x)
+    if dname not in allowed:
+        raise DTypeError(f"{name}: expected dtype in {', '.join(allowed)}, found {dname}")
+    if len(x.shape) != ndim:
+        raise ShapeError(f"{name}: expected a {ndim}-d array, found shape {tuple(x.shape)}")
+    if not _is_contiguous(x):
+        raise NonContiguousError(
+            f"{name}: expected a C-contiguous array, found a strided view of shape "
+            f"{tuple(x.shape)}; call .contiguous() (torch) or np.ascontiguousarray first")
+    return dname
+
+
+def check_planes(re, im, name: str, shape: tuple, *, allowed=PARAM_DTYPES) -> str:
+    """Both planes present, real, same dtype, expected ``shape`` (``None`` entries are free)."""
+    d1 = check_tensor(re, f"{name}_re", ndim=len(shape), allowed=allowed)
+    d2 = check_tensor(im, f"{name}_im", ndim=len(shape), allowed=allowed)
+    if d1 != d2:
+        raise DTypeError(f"{name}_im: expected the dtype of {name}_re ({d1}), found {d2}")
+    for plane, pname in ((re, f"{name}_re"), (im, f"{name}_im")):
+        got = tuple(plane.shape)
+        if any(s is not None and s != g for s, g in zip(shape, got, strict=True)):
+            want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + \
+                ("," if len(shape) == 1 else "") + ")"
+            raise ShapeError(f"{pname}: expected shape {want}, found {got}")
+    return d1
+
+
+def resolve_dtype(*names: str) -> str:
+    """Compute dtype: float64 if any input is float64, else float32."""
+    return "float64" if "float64" in names else "float32"
+
+
+def unit_roundoff(dtype: str) -> float:
+    """Unit roundoff ``u = eps / 2`` of the *compute* dtype (float32 or float64)."""
+    return {"float32": 2.0 ** -24, "float64": 2.0 ** -53}[dtype]
+
+
+def check_params(nu, theta, *, compute: str | None = None) -> str:
+    """``nu``, ``theta``: (m,) real, same dtype; finite ``theta``; ``nu`` finite or ``+inf``.
+
+    ``nu = -inf`` gives ``|lambda| = 1``; a finite ``nu`` with ``exp(nu) < u`` (unit roundoff of
+    the compute dtype) makes ``|lambda|`` round to 1. Both are refused with
+    :class:`UnstableError`, naming the mode.
+    """
+    dn = check_tensor(nu, "nu", ndim=1)
+    dt = check_tensor(theta, "theta", ndim=1)
+    if dn != dt:
+        raise DTypeError(f"theta: expected the dtype of nu ({dn}), found {dt}")
+    if tuple(nu.shape) != tuple(theta.shape):
+        raise ShapeError(f"theta: expected the shape of nu {tuple(nu.shape)}, "
+                         f"found {tuple(theta.shape)}")
+    if nu.shape[0] == 0:
+        raise EmptyInputError("nu: expected at least one mode, found m = 0")
+    nu_np = _to_numpy(nu)
+    th_np = _to_numpy(theta)
+    if nu_np is None or th_np is None:  # traced (jax.jit / grad): values are not known yet
+        return dn
+    if np.any(np.isnan(nu_np)):
+        i = int(np.argmax(np.isnan(nu_np)))
+        raise NonFiniteError(f"nu: expected finite values or +inf (lambda = 0), found nan at {i}")
+    if not np.all(np.isfinite(th_np)):
+        i = int(np.argmax(~np.isfinite(th_np)))
+        raise NonFiniteError(f"theta: expected finite values, found {th_np[i]} at index {i}")
+    u = unit_roundoff(compute or resolve_dtype(dn))
+    with np.errstate(over="ignore"):
+        rate = np.exp(nu_np.astype(np.float64))
+    bad = rate < u
+    if np.any(bad):
+        i = int(np.argmax(bad))
+        raise UnstableError(
+            f"nu: mode {i} has nu = {nu_np[i]:.6g}, so |lambda| = exp(-exp(nu)) rounds to "
+            f"{1.0 if rate[i] == 0 else math.exp(-rate[i]):.17g} >= 1 - u in "
+            f"{compute or resolve_dtype(dn)}; the kernels need |lambda| < 1 (1 - |lambda| >= "
+            f"{u:.3g}): raise nu (nu >= {math.log(u):.2f}) or compute in float64")
+    return dn
+
+
+def _to_numpy(x) -> np.ndarray | None:
+    """Concrete values as NumPy, or ``None`` for a traced JAX value (its values cannot be checked)."""
+    if hasattr(x, "detach"):
+        return x.detach().cpu().float().numpy() if _dtype_name(x) == "bfloat16" \
+            else x.detach().cpu().numpy()
+    try:
+        return np.asarray(x)
+    except Exception:  # jax tracer: no concrete value during tracing
+        return None
+
+
+def check_choice(value, name: str, choices) -> str:
+    if value not in choices:
+        raise MethodError(f"{name}: expected one of {', '.join(map(repr, choices))}, "
+                          f"found {value!r}")
+    return value
+
+
+def check_chunk(chunk) -> int:
+    if isinstance(chunk, bool) or not isinstance(chunk, int | np.integer) or chunk < 1 \
+            or (chunk & (chunk - 1)):
+        raise MethodError(f"chunk: expected a power of two >= 1, found {chunk!r}")
+    return int(chunk)
+
+
+class Spec:
+    """Checked sizes and dtypes of one call (filled by the ``validate_*`` functions)."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+    def __repr__(self) -> str:
+        return f"Spec({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"

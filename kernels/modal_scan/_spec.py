@@ -1,0 +1,50 @@
+"""Argument checks of the modal scan, shared by every backend (run before any kernel launch)."""
+
+from __future__ import annotations
+
+from mccc_theory.errors import EmptyInputError, ShapeError
+
+from .._common import (
+    INPUT_DTYPES,
+    Spec,
+    check_choice,
+    check_chunk,
+    check_params,
+    check_planes,
+    check_tensor,
+    resolve_dtype,
+)
+
+METHODS = ("sequential", "chunked")
+
+
+def validate_scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=True,
+                  method="sequential", chunk=16) -> Spec:
+    """Check one modal-scan call; return its sizes and compute dtype.
+
+    Shapes: ``u`` (batch, L, p); ``nu``, ``theta`` (m,); ``B_re``, ``B_im`` (m, p);
+    ``h0_re``, ``h0_im`` (batch, m) or both ``None``.
+    """
+    du = check_tensor(u, "u", ndim=3, allowed=INPUT_DTYPES)
+    batch, L, p = (int(s) for s in u.shape)
+    if batch == 0 or L == 0 or p == 0:
+        raise EmptyInputError(f"u: expected non-empty (batch, L, p), found {tuple(u.shape)}")
+    dB = check_planes(B_re, B_im, "B", (None, p))
+    m = int(B_re.shape[0])
+    if (h0_re is None) != (h0_im is None):
+        raise ShapeError("h0_re, h0_im: give both planes of the initial state or neither")
+    names = [du, dB]
+    if h0_re is not None:
+        names.append(check_planes(h0_re, h0_im, "h0", (batch, m)))
+    dn = check_params(nu, theta)
+    names.append(dn)
+    compute = resolve_dtype(*names)
+    check_params(nu, theta, compute=compute)  # |lambda| rounding to 1 in the compute dtype
+    if int(nu.shape[0]) != m:
+        raise ShapeError(f"nu: expected m = {m} modes (the rows of B_re), found {nu.shape[0]}")
+    if not isinstance(return_all, bool):
+        raise ShapeError(f"return_all: expected a bool, found {return_all!r}")
+    check_choice(method, "method", METHODS)
+    chunk = check_chunk(chunk)
+    return Spec(batch=batch, L=L, p=p, m=m, compute=compute, input_dtype=du, has_h0=h0_re is
+                not None, return_all=return_all, method=method, chunk=chunk)

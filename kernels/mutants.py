@@ -1,0 +1,143 @@
+"""Deliberate bugs that certification must catch, every one (the mutant test runs them all).
+
+Each mutant is a textual edit of one backend module: :func:`load_mutant` applies it to the
+module's source, loads the result under the module's own name (so relative imports and the
+Triton JIT work) and returns it, ready for :func:`mccc_kernels.certify.swap_modules`. The
+production sources are never modified.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Mutant", "MUTANTS", "load_mutant"]
+
+PKG = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """``edits``: (old, new, occurrence) replacements in ``module`` (relative to the package)."""
+
+    id: str
+    description: str
+    kernel: str
+    backend: str  # the backend whose certification must fail
+    module: str  # e.g. "modal_scan.triton"
+    edits: tuple
+
+    @property
+    def fullname(self) -> str:
+        return f"mccc_kernels.{self.module}"
+
+
+MUTANTS = (
+    Mutant("scan.triton.adjoint_no_conj", "sequential reverse scan multiplies by lambda, not "
+           "conj(lambda)", "modal_scan", "triton", "modal_scan.triton",
+           (("n_re = lr * a_re + li * a_im + gr", "n_re = lr * a_re - li * a_im + gr", 0),
+            ("n_im = lr * a_im - li * a_re + gi", "n_im = lr * a_im + li * a_re + gi", 0))),
+    Mutant("scan.triton.chunk_adjoint_no_conj", "chunked reverse scan uses powers of lambda",
+           "modal_scan", "triton", "modal_scan.triton", (("nth = -th", "nth = th", 0),)),
+    Mutant("scan.triton.off_by_one_time_mask", "chunked forward drops the last time step",
+           "modal_scan", "triton", "modal_scan.triton",
+           (("tmask = (t < L)[:, None] & mask[None, :]",
+             "tmask = (t < L - 1)[:, None] & mask[None, :]", 0),)),
+    Mutant("scan.triton.off_by_one_mode_mask", "sequential forward skips the last mode",
+           "modal_scan", "triton", "modal_scan.triton",
+           (("    mask = offs < M\n    rate, th, lr, li = _lam(nu_ptr, th_ptr, offs, mask)\n"
+             "    if HAS_H0:\n        h_re",
+             "    mask = offs < M - 1\n    rate, th, lr, li = _lam(nu_ptr, th_ptr, offs, mask)\n"
+             "    if HAS_H0:\n        h_re", 0),)),
+    Mutant("scan.triton.wrong_chunk_carry", "the carry is read from the chunk's last row even "
+           "when the last chunk is partial", "modal_scan", "triton", "modal_scan.triton",
+           (("sel = (jj == last)[:, None]", "sel = (jj == K - 1)[:, None]", 0),)),
+    Mutant("scan.triton.final_cotangent_late", "final-state cotangent injected one step late",
+           "modal_scan", "triton", "modal_scan.triton",
+           (("gr = tl.where(i == 0, gT_re, 0.0)", "gr = tl.where(i == 1, gT_re, 0.0)", 0),
+            ("gi = tl.where(i == 0, gT_im, 0.0)", "gi = tl.where(i == 1, gT_im, 0.0)", 0))),
+    Mutant("scan.triton.dlam_uses_h_t", "chunked dlambda pairs G_t with h_t instead of h_{t-1}",
+           "modal_scan", "triton", "modal_scan.triton",
+           (("P2_re = tl.where(lag >= 1, P2_re, 0.0)", "P2_re = tl.where(lag >= 0, P2_re, 0.0)",
+             0),
+            ("P2_im = tl.where(lag >= 1, P2_im, 0.0)", "P2_im = tl.where(lag >= 0, P2_im, 0.0)",
+             0))),
+    Mutant("scan.torch.adjoint_no_conj", "pure-torch reverse scan with lambda, not conj(lambda)",
+           "modal_scan", "torch", "modal_scan.torch",
+           (("G_re, G_im = TorchCore.forward(g_re.flip(1), g_im.flip(1), nu, -theta,",
+             "G_re, G_im = TorchCore.forward(g_re.flip(1), g_im.flip(1), nu, theta,", 0),
+            ("_powers(k, torch.exp(nu), -theta)", "_powers(k, torch.exp(nu), theta)", 0))),
+    Mutant("scan.torch.wrong_chunk_carry", "chunk carry taken from the second-to-last row",
+           "modal_scan", "torch", "modal_scan.torch",
+           (("loc_re[:, c, K - 1] + W_re[K - 1] * c_re", "loc_re[:, c, K - 2] + W_re[K - 1] * c_re",
+             0),)),
+    Mutant("scan.torch.dropped_h0_grad", "no gradient for the initial state",
+           "modal_scan", "torch", "modal_scan.torch",
+           (("dh0_re = (lr * G_re[:, 0] + li * G_im[:, 0])", "dh0_re = (0 * G_re[:, 0])", 0),
+            ("dh0_im = (lr * G_im[:, 0] - li * G_re[:, 0])", "dh0_im = (0 * G_im[:, 0])", 0))),
+    Mutant("scan.torch.dtheta_sign", "dtheta with the wrong sign", "modal_scan", "torch",
+           "modal_scan.torch",
+           (("dtheta = (dl_im * lr - dl_re * li)", "dtheta = (dl_re * li - dl_im * lr)", 0),)),
+    Mutant("scan.torch.dlam_uses_h_next", "dlambda pairs G_t with h_{t+1}", "modal_scan", "torch",
+           "modal_scan.torch",
+           (("h0_re[:, None], H_re[:, :-1]], 1)", "h0_re[:, None], H_re[:, 1:]], 1)", 0),
+            ("h0_im[:, None], H_im[:, :-1]], 1)", "h0_im[:, None], H_im[:, 1:]], 1)", 0))),
+    Mutant("scan.jax.adjoint_no_conj", "JAX reverse scan with lambda, not conj(lambda)",
+           "modal_scan", "jax", "modal_scan.jax",
+           (("return _forward(g[:, ::-1], nu, -theta, zero", "return _forward(g[:, ::-1], nu, "
+             "theta, zero", 0),
+            ("_powers(jnp.arange(L - 1, -1, -1)[:, None], rate, -theta)",
+             "_powers(jnp.arange(L - 1, -1, -1)[:, None], rate, theta)", 0))),
+    Mutant("scan.jax.wrong_chunk_carry", "JAX chunk carry from the wrong row", "modal_scan", "jax",
+           "modal_scan.jax", (("return H[K - 1], H", "return H[K - 2], H", 0),)),
+    Mutant("scan.jax.dropped_h0_grad", "JAX drops the initial state's gradient", "modal_scan",
+           "jax", "modal_scan.jax",
+           (("dh0 = jnp.conj(lam) * G[:, 0]", "dh0 = jnp.zeros_like(G[:, 0])", 0),)),
+    Mutant("scan.jax.dnu_missing_rate", "dnu without the factor exp(nu)", "modal_scan", "jax",
+           "modal_scan.jax", (("dnu = jnp.where(r == 0, 0.0, -rate * proj)",
+                               "dnu = jnp.where(r == 0, 0.0, -proj)", 0),)),
+    Mutant("readout.triton.softmax_bwd_no_shift", "softmax backward without the sum term",
+           "modal_readout", "triton", "modal_readout.triton",
+           (("dl = a * (ga - dot[:, None])", "dl = a * ga", 0),)),
+    Mutant("readout.triton.masked_modes_in_softmax", "padding modes counted in the softmax "
+           "normaliser (mode count not a multiple of the block)", "modal_readout", "triton",
+           "modal_readout.triton",
+           (("                     other=float(\"-inf\")).to(tl.float32)\n        s += ",
+             "                     other=0.0).to(tl.float32)\n        s += ", 0),)),
+    Mutant("readout.torch.linear_dC_im_sign", "gradient of Im C with the wrong sign",
+           "modal_readout", "torch", "modal_readout.torch",
+           (("dCi = -core.mix_backward_w(Ci, Hi", "dCi = core.mix_backward_w(Ci, Hi", 0),)),
+    Mutant("readout.jax.gain_grad_sign", "gradient of Im g with the wrong sign", "modal_readout",
+           "jax", "modal_readout.jax",
+           (('jnp.einsum("bmv,bmv->m", gZ, H_re), -jnp.einsum("bmv,bmv->m", gZ, H_im))',
+             'jnp.einsum("bmv,bmv->m", gZ, H_re), jnp.einsum("bmv,bmv->m", gZ, H_im))', 0),)),
+)
+
+_TMP = Path(tempfile.mkdtemp(prefix="mccc-mutants-"))
+
+
+def mutated_source(mutant: Mutant) -> str:
+    """The module's source with the mutant's edits applied (each edit must match)."""
+    path = PKG / (mutant.module.replace(".", "/") + ".py")
+    src = path.read_text()
+    for old, new, occurrence in mutant.edits:
+        start = -1
+        for _ in range(occurrence + 1):
+            start = src.find(old, start + 1)
+            if start < 0:
+                raise LookupError(f"mutant {mutant.id}: {old!r} (occurrence {occurrence}) not "
+                                  f"found in {path.name}; update the mutant with the code")
+        src = src[:start] + new + src[start + len(old):]
+    return src
+
+
+def load_mutant(mutant: Mutant):
+    """Load the mutated module under its real name (not installed in ``sys.modules``)."""
+    target = _TMP / f"{mutant.id.replace('.', '_')}.py"
+    target.write_text(mutated_source(mutant))
+    spec = importlib.util.spec_from_file_location(mutant.fullname, target)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
