@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from mccc_theory.attention import (
     alibi_slopes,
@@ -29,6 +30,13 @@ from mccc_theory.errors import (
 from mccc_theory.gramians import hankel_singular_values
 
 EPS = np.finfo(float).eps
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    # Small dense factorizations: threads only oversubscribe the shared CI cores.
+    with threadpool_limits(limits=1):
+        yield
 
 
 @pytest.fixture(scope="module")

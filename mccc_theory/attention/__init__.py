@@ -23,7 +23,7 @@ from .biases import (
 from .bounds import distinct_tail_sum, read_once_lower_bounds, streaming_bounds
 from .families import WeightFamily, exponential_sum_weights, standard_families, window_starts
 from .features import FEATURE_MAPS, FeatureMap, feature_map, random_features
-from .fit import METHODS, ModalFit, error_system, fit_modal
+from .fit import METHODS, ModalFit, error_system, fit_modal, hankel_error
 from .hankel import (
     block_hankel,
     check_weights,
@@ -42,7 +42,7 @@ __all__ = [
     "distinct_tail_sum", "read_once_lower_bounds", "streaming_bounds",
     "WeightFamily", "exponential_sum_weights", "standard_families", "window_starts",
     "FEATURE_MAPS", "FeatureMap", "feature_map", "random_features",
-    "METHODS", "ModalFit", "error_system", "fit_modal",
+    "METHODS", "ModalFit", "error_system", "fit_modal", "hankel_error",
     "block_hankel", "check_weights", "fir_hankel_singular_values", "fir_system",
     "free_hankel_shape", "weight_singular_values",
     "LinearAttentionMemory", "decayed_linear_attention",
