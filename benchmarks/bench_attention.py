@@ -42,6 +42,10 @@ def run(quick: bool = False) -> Table:
                     del setup
     finally:
         torch.set_num_threads(threads)
+    for backend in ("numpy", "torch"):
+        t = [r[6] for r in table.rows if r[0] == backend]
+        table.check(f"MCCC {backend} time per query, max/min over N = {sizes[0]}..{sizes[-1]} "
+                    "(constant in N)", max(t) / min(t), 2.0, at_least=False)
     table.notes += [
         "memory ratio = KV cache bytes / MCCC state bytes (per source; parameters excluded)",
         "time ratio = KV time per query / MCCC time per query (best of 5, single thread)",
