@@ -8,7 +8,10 @@
 * :mod:`.features`, :mod:`.linear` -- feature maps and decayed linear attention (the
   content-dependent extension).
 * :mod:`.hankel`, :mod:`.bounds` -- the Hankel operator of the weights and the T2/T3 bounds.
-* :mod:`.fit` -- :func:`fit_modal`: exact realization (Ho-Kalman) or optimal approximation.
+* :mod:`.fit` -- :func:`fit_modal`: exact realization (Ho-Kalman) or optimal approximation;
+  :func:`hankel_error` brackets the streaming (Hankel-norm) error of a fit.
+* :mod:`.decode` -- per-query decode cost: KV-cache attention vs the MCCC readout (benchmarks).
+* :mod:`.strategies` -- Hypothesis strategies for weight families (imported explicitly).
 """
 
 from .biases import (
