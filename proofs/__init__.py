@@ -6,6 +6,7 @@ Importing this package registers every theorem; one module per area of THEORY.md
 from . import (  # importing a module registers its theorems
     attention,  # noqa: F401
     gramians,  # noqa: F401
+    reduction,  # noqa: F401
 )
 from .registry import SlackViolation, Theorem, TheoremResult, all_theorems, run_theorem, theorem
 

@@ -1,0 +1,30 @@
+"""Model reduction of the encoder's induced operator (THEORY §3).
+
+Conventions as in :mod:`mccc_theory.systems`: ``h_t = A h_{t-1} + B u_t, y_t = C h_t + D u_t``,
+Hankel operator ``[C A^(i+j) B]_{i,j>=0}`` (the textbook Hankel operator of ``(A, B, C, 0)``);
+reduced models keep ``D``. Bounds for an order-``r`` model, ``sigma_r > sigma_{r+1}``::
+
+    sigma_{r+1} <= ||G - G_r||_H <= ||G - G_r||_inf <= 2 * (distinct sigma_i, i > r, summed)
+
+(the lower bound for every order-``r`` model, the upper for balanced truncation).
+
+* :func:`balanced_truncation` -- square-root / balancing-free square-root, with both bounds.
+* :func:`hankel_norm_approximation` -- Glover/AAK: Hankel error exactly ``sigma_{r+1}``.
+* :func:`modal_truncation` -- keep modes ranked by ``|lambda|``, dominance or modal HSV.
+* :func:`read_once_projection` -- Eckart-Young-optimal compression of the final state.
+* :func:`minimal_realization`, :func:`to_modal` -- remove dead states; re-diagonalise.
+"""
+
+from .balanced import GROUP_RTOL, BalancedTruncation, balanced_truncation, error_bounds
+from .hankel_norm import SIMPLE_GAP, HankelNormApproximation, hankel_norm_approximation
+from .minimal import MAX_CONDITION, ModalRealization, minimal_realization, to_modal
+from .modal_truncation import RANKINGS, ModalTruncation, modal_truncation, mode_scores
+from .read_once import ReadOnceProjection, read_once_projection
+
+__all__ = [
+    "BalancedTruncation", "balanced_truncation", "error_bounds", "GROUP_RTOL",
+    "HankelNormApproximation", "hankel_norm_approximation", "SIMPLE_GAP",
+    "ModalTruncation", "modal_truncation", "mode_scores", "RANKINGS",
+    "ReadOnceProjection", "read_once_projection",
+    "ModalRealization", "minimal_realization", "to_modal", "MAX_CONDITION",
+]
