@@ -88,12 +88,11 @@ class _Parts:
                                  f"system, found {sys.n_outputs} outputs and {sys.n_inputs} inputs")
             self.D += sign * sys.D_or_zero
             if isinstance(sys, ModalSystem):
-                lam = sys.lam
                 # G_k(z) = sum_i C[:, i] B[i, :] / (1 - lam_i / z): one GEMM over frequencies.
                 K = np.einsum("qi,ip->iqp", sys.C, sys.B).reshape(sys.m, q * p)
-                self.modal.append((lam, sign * K))
+                self.modal.append((sys.s, sign * K))
                 self.real &= sys.is_conjugate_closed()
-                poles.append(lam)
+                poles.append(sys.lam)
             else:
                 T, Z = sla.schur(sys.A.astype(complex), output="complex")
                 self.dense.append((T, Z.conj().T @ sys.B, sign * (sys.C @ Z)))
@@ -108,9 +107,9 @@ class _Parts:
         omega = np.atleast_1d(np.asarray(omega, float))
         out = np.broadcast_to(self.D, (omega.size, self.q, self.p)).copy()
         zinv = np.exp(-1j * omega)
-        for lam, K in self.modal:
+        for s, K in self.modal:
             for lo in range(0, omega.size, 512):  # bounded memory: 512 x m weights at a time
-                w = 1.0 / (1.0 - zinv[lo:lo + 512, None] * lam[None, :])
+                w = 1.0 / _one_minus_exp(s, omega[lo:lo + 512])
                 out[lo:lo + 512] += (w @ K).reshape(-1, self.q, self.p)
         for T, ZB, CZ in self.dense:
             n = T.shape[0]
@@ -134,47 +133,86 @@ class _Parts:
             return np.linalg.norm(G.reshape(G.shape[0], -1), axis=1)
         return np.linalg.svd(G, compute_uv=False)[:, 0]
 
-    def textbook(self):
-        """Dense textbook realization ``(A, B, C A, C B + D)`` of the sum (real when possible)."""
+    def d_infinity(self) -> float:
+        """``sigma_max(G(inf))`` with ``G(inf) = sum sign (C B + D)`` (textbook feedthrough)."""
+        Dt = sum(sign * (sys.C @ sys.B + sys.D_or_zero) for sys, sign in self.terms)
+        return float(np.linalg.norm(Dt, 2))
+
+    def continuous(self):
+        """Bilinear image ``(Ac, Bc, Cc, Dc)`` of the sum (real when the map is real).
+
+        ``z = (1 + s)/(1 - s)`` takes the textbook ``(A, B, C A, C B + D)`` of each term to
+        ``Ac = I - 2 F^-1, Bc = sqrt2 F^-1 B, Cc = sqrt2 C A F^-1, Dc = D + C F^-1 B`` with
+        ``F = A + I`` (invertible since ``|lambda| < 1``); blocks of a sum stack, ``Dc`` adds.
+        Modal terms are mapped from ``s``: ``(lambda - 1)/(lambda + 1) = tanh(s/2)``, so slow
+        modes keep their distance to the axis.
+        """
         As, Bs, Cs = [], [], []
+        Dc = np.array(self.D)
+        r2 = np.sqrt(2)
         for sys, sign in self.terms:
             if isinstance(sys, ModalSystem):
-                ss = sys.real_realization() if self.real else sys.to_state_space()
+                lam = sys.lam
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    mu = np.where(np.isneginf(sys.s.real), -1.0 + 0j, np.tanh(sys.s / 2))
+                inv = 1 / (1 + lam)
+                Ac, Bc, Cc = np.diag(mu), r2 * inv[:, None] * sys.B, r2 * sys.C * (lam * inv)
+                Dc += sign * (sys.C * inv) @ sys.B
+                if self.real:
+                    from .reduction.balanced import _perm, _realify_rows, _unrealify_rows
+
+                    perm = _perm(sys)
+                    Ac = _realify_rows(mu[:, None] * _unrealify_rows(np.eye(sys.m), perm), perm)
+                    Bc = _realify_rows(Bc, perm)
+                    Cc = _realify_rows(Cc.conj().T, perm).conj().T
             else:
-                ss = sys
-            As.append(ss.A)
-            Bs.append(ss.B)
-            Cs.append(sign * ss.C)
-        A = sla.block_diag(*As)
-        B, C = np.vstack(Bs), np.hstack(Cs)
-        D = self.D.real if self.real else self.D
+                n = sys.n
+                lu = sla.lu_factor(sys.A + np.eye(n))
+                FB = sla.lu_solve(lu, sys.B)
+                Ac = np.eye(n) - 2 * sla.lu_solve(lu, np.eye(n))
+                Bc = r2 * FB
+                Cc = r2 * sla.lu_solve(lu, (sys.C @ sys.A).conj().T, trans=2).conj().T
+                Dc += sign * (sys.C @ FB)
+            As.append(Ac)
+            Bs.append(Bc)
+            Cs.append(sign * Cc)
+        Ac, Bc, Cc = sla.block_diag(*As), np.vstack(Bs), np.hstack(Cs)
         if self.real:
-            A, B, C = A.real, B.real, C.real
-        return A, B, C @ A, C @ B + D
+            return Ac.real, Bc.real, Cc.real, Dc.real
+        return Ac, Bc, Cc, Dc
+
+
+def _one_minus_exp(s: np.ndarray, omega: np.ndarray) -> np.ndarray:
+    """``1 - exp(s - i omega)`` for frequencies (F,) and log-eigenvalues (m,): shape (F, m).
+
+    ``= -expm1(x + iy)`` with ``x = Re s``, ``y = Im s - omega`` wrapped into [-pi, pi], using
+    ``expm1(x + iy) = expm1(x) cos y - 2 sin^2(y/2) + i e^x sin y`` (no cancellation near the
+    peak of a slow mode, where ``1 - |lambda|`` is tiny); ``Re s = -inf`` gives 1.
+    """
+    x = s.real[None, :]
+    y = s.imag[None, :] - omega[:, None]
+    y = y - 2 * np.pi * np.round(y / (2 * np.pi))
+    with np.errstate(invalid="ignore"):
+        re = np.expm1(x) * np.cos(y) - 2.0 * np.sin(0.5 * y) ** 2
+        im = np.exp(x) * np.sin(y)
+    return -(re + 1j * im)
 
 
 class _LevelSet:
     """Imaginary-axis eigenvalues of the Hamiltonian of the bilinear image of a discrete system.
 
     ``z = (1 + s) / (1 - s)`` maps the unit circle onto the imaginary axis (``omega = 2 atan w``)
-    and a stable discrete textbook ``(A, B, C, D)`` onto the stable continuous system
-    ``Ac = I - 2 F^-1, Bc = sqrt2 F^-1 B, Cc = sqrt2 C F^-1, Dc = D - C F^-1 B`` with ``F = A + I``
-    (invertible since ``|lambda| < 1``). For ``gamma`` above ``sigma_max(Dc) = sigma_max(G(-1))``,
+    and the stable discrete system onto a stable continuous ``(Ac, Bc, Cc, Dc)``
+    (:meth:`_Parts.continuous`). For ``gamma`` above ``sigma_max(Dc) = sigma_max(G(-1))``,
     ``gamma`` is a singular value of ``G(exp(i omega))`` iff ``i tan(omega/2)`` is an eigenvalue
     of ``H(gamma) = blkdiag(Ac, -Ac^H) - [[Bc, 0], [0, -Cc^H]] M^-1 [[Cc, 0], [0, Bc^H]]`` with
     ``M = [[Dc, -gamma I], [-gamma I, Dc^H]]`` (eliminate ``u, v`` from ``G u = gamma v``,
     ``G^H v = gamma u``).
     """
 
-    def __init__(self, A, B, C, D):
-        n = A.shape[0]
-        lu = sla.lu_factor(A + np.eye(n))
-        Finv_B = sla.lu_solve(lu, B)
-        self.Ac = np.eye(n) - 2 * sla.lu_solve(lu, np.eye(n))
-        self.Bc = np.sqrt(2) * Finv_B
-        self.Cc = np.sqrt(2) * sla.lu_solve(lu, C.conj().T, trans=2).conj().T
-        self.Dc = D - C @ Finv_B
-        self.real = not np.iscomplexobj(self.Ac)
+    def __init__(self, Ac, Bc, Cc, Dc):
+        self.Ac, self.Bc, self.Cc, self.Dc = Ac, Bc, Cc, Dc
+        self.real = not np.iscomplexobj(Ac)
 
     def frequencies(self, gamma: float) -> np.ndarray:
         Ac, Bc, Cc, Dc = self.Ac, self.Bc, self.Cc, self.Dc
@@ -260,12 +298,11 @@ def _certify(parts: _Parts, rtol: float) -> HinfBracket:
         # A rational function of degree <= n vanishing at more than 2n+1 points is zero.
         return HinfBracket(0.0, 0.0, 0.0, 0)
     w_lb, lb = _refine(parts, grid, vals)
-    A, B, C, D = parts.textbook()
     # Maximum modulus: G is analytic outside the unit disc, so sigma_max(G(inf)) <= ||G||_inf.
-    d_inf = float(np.linalg.norm(D, 2))
+    d_inf = parts.d_infinity()
     if d_inf > lb:
         lb = d_inf  # attained only in the limit; frequency left at the best grid point
-    level = _LevelSet(A, B, C, D)
+    level = _LevelSet(*parts.continuous())
     tests, width = 0, rtol
     while True:
         if tests >= _MAX_LEVEL_SET_TESTS:

@@ -75,6 +75,41 @@ def error_bounds(hsv, order: int) -> tuple[float, float]:
     return float(tail[0]), float(2 * np.sum(tail[first]))
 
 
+def _perm(system: ModalSystem):
+    """Conjugate partner of each mode (None if not conjugate-closed), as ``real_realization``."""
+    from ..systems import _conjugate_permutation
+
+    return _conjugate_permutation(system, 1e-12)
+
+
+def _realify_rows(X, perm: np.ndarray) -> np.ndarray:
+    """``R X`` with ``R`` the unitary of :meth:`ModalSystem.real_realization` (``h_real = R h``).
+
+    Rows ``i < j = perm[i]`` of a conjugate pair become ``(x_i + x_j)/sqrt2`` and
+    ``i (x_j - x_i)/sqrt2``; rows of real modes stay. ``O(n k)`` instead of a dense product.
+    """
+    X = np.asarray(X, complex)
+    Y = X.copy()
+    i = np.flatnonzero(perm > np.arange(X.shape[0]))
+    j = perm[i]
+    r = 1 / np.sqrt(2)
+    Y[i] = r * (X[i] + X[j])
+    Y[j] = 1j * r * (X[j] - X[i])
+    return Y
+
+
+def _unrealify_rows(Y, perm: np.ndarray) -> np.ndarray:
+    """``R^H Y``, the inverse of :func:`_realify_rows`."""
+    Y = np.asarray(Y, complex)
+    X = Y.copy()
+    i = np.flatnonzero(perm > np.arange(Y.shape[0]))
+    j = perm[i]
+    r = 1 / np.sqrt(2)
+    X[i] = r * (Y[i] + 1j * Y[j])
+    X[j] = r * (Y[i] - 1j * Y[j])
+    return X
+
+
 class _Coordinates:
     """A system seen in the coordinates where balancing is done (real ones for real maps).
 
@@ -89,10 +124,8 @@ class _Coordinates:
         self.modal = isinstance(system, ModalSystem)
         self.perm = None
         if self.modal:
-            from ..systems import _conjugate_permutation
-
             self.lam = system.lam
-            self.perm = _conjugate_permutation(system, 1e-12)
+            self.perm = _perm(system)
         self.real = self.perm is not None if self.modal else system.is_real
         if self.modal and self.real:
             self.B = self._R(system.B).real
@@ -102,27 +135,11 @@ class _Coordinates:
             self.B, self.C, self.D = system.B, system.C, system.D_or_zero
         self.n = self.B.shape[0]
 
-    # h_real = R h with rows i, j of a conjugate pair (i < j): (h_i + h_j)/sqrt2, i(h_j - h_i)/sqrt2
     def _R(self, X):
-        X = np.asarray(X, complex)
-        Y = X.copy()
-        i = np.flatnonzero(self.perm > np.arange(X.shape[0]))
-        j = self.perm[i]
-        r = 1 / np.sqrt(2)
-        Y[i] = r * (X[i] + X[j])
-        Y[j] = 1j * r * (X[j] - X[i])
-        return Y
+        return _realify_rows(X, self.perm)
 
     def _Rh(self, Y):
-        """``R^H Y`` (the inverse of :meth:`_R`)."""
-        Y = np.asarray(Y, complex)
-        X = Y.copy()
-        i = np.flatnonzero(self.perm > np.arange(Y.shape[0]))
-        j = self.perm[i]
-        r = 1 / np.sqrt(2)
-        X[i] = r * (Y[i] + 1j * Y[j])
-        X[j] = r * (Y[i] - 1j * Y[j])
-        return X
+        return _unrealify_rows(Y, self.perm)
 
     def gramians(self):
         Wc = controllability_gramian(self.system)
