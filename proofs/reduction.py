@@ -16,6 +16,7 @@ rounding allowance from an error model (``eps = 2^-52``):
 
 from __future__ import annotations
 
+import mpmath
 import numpy as np
 from hypothesis import strategies as st
 
@@ -330,12 +331,16 @@ def _optimal_monotone(example):
     strategy=lambda: modal_systems(m=(1, 6), with_feedthrough=True), group="reduction")
 def _hinf_bracket(system):
     br = hinf_norm(system, rtol=1e-8)
-    # Independent sweep: dense solves of (I - e^{-i w} A) X = B, not the modal closed form.
-    w = np.linspace(-np.pi, np.pi, 4001)
-    A = np.diag(system.lam)
-    M = np.eye(system.m)[None] - np.exp(-1j * w)[:, None, None] * A[None]
-    G = system.C @ np.linalg.solve(M, np.broadcast_to(system.B, (w.size, *system.B.shape)))
-    G = G + system.D_or_zero
+    # Independent sweep: the denominators 1 - lambda_i e^{-i w} directly; for slow modes
+    # (1 - |lambda| < 1e-4, where the rounded lambda would cost eps / (1 - |lambda|) relative)
+    # 1 - exp(s_i - i w) in 30-digit mpmath instead.
+    w = np.linspace(-np.pi, np.pi, 2001)
+    den = 1 - np.exp(-1j * w)[:, None] * system.lam[None, :]
+    with mpmath.workdps(30):
+        for i in np.flatnonzero(system.s.real > -1e-4):
+            si = mpmath.mpc(system.s[i].real, system.s[i].imag)
+            den[:, i] = [complex(1 - mpmath.exp(si - mpmath.mpc(0, wi))) for wi in w]
+    G = np.einsum("qi,fi,ip->fqp", system.C, 1 / den, system.B) + system.D_or_zero
     sweep = float(np.max(np.linalg.svd(G, compute_uv=False)[:, 0]))
     # sweep and lower are attained values computed to a few ulps of sigma_max: allow 1e3 eps.
     tau = 1e3 * EPS * br.upper
