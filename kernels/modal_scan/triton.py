@@ -37,9 +37,13 @@ def _lam(nu_ptr, th_ptr, offs, mask):
 
 @triton.jit
 def _pow(k, rate, th):
-    """lambda^k planes for a non-negative integer tensor k (broadcast against rate, th)."""
+    """lambda^k planes for a non-negative integer tensor k (broadcast against rate, th).
+
+    ``rate`` is capped at 1e30 (``exp(-1e30)`` is 0 in any precision) so that lambda = 0
+    (rate = inf) gives lambda^0 = 1 without forming 0 * inf.
+    """
     kf = k.to(rate.dtype)
-    mag = tl.where(k == 0, 1.0, tl.exp(-kf * rate))
+    mag = tl.exp(-kf * tl.minimum(rate, 1e30))
     ang = kf * th
     return mag * tl.cos(ang), mag * tl.sin(ang)
 
