@@ -260,11 +260,11 @@ def _check_split(hsv: np.ndarray, r: int, name: str = "order") -> None:
         if g[r - 1] == g[r]:
             lo = int(np.flatnonzero(g == g[r])[0])
             hi = int(np.flatnonzero(g == g[r])[-1]) + 1
+            options = " or ".join(f"{name}={k}" for k in (lo, hi) if 1 <= k <= hsv.size)
             raise OrderError(
                 f"{name}: {r} splits the repeated Hankel singular value sigma_{r} = sigma_{r + 1} "
                 f"= {hsv[r]:.6g} (equal within {GROUP_RTOL:g} relative; it spans orders "
-                f"{lo + 1}..{hi}); the reduced model would depend on rounding. Use {name}={lo} "
-                f"or {name}={hi}")
+                f"{lo + 1}..{hi}); the reduced model would depend on rounding. Use {options}")
 
 
 def balanced_truncation(system, order: int | None = None, *, tol: float | None = None,
