@@ -75,4 +75,37 @@ def write_report(out_dir: str | Path, *, quick: bool = False, only: list[str] | 
     out.mkdir(parents=True, exist_ok=True)
     path = out / "mccc-report.html"
     path.write_text(doc, encoding="utf-8")
+    _write_preview(sections, out / "mccc-report-preview.png")
     return path
+
+
+def _write_preview(sections: list[Section], path: Path) -> None:
+    """A PNG contact sheet: the first figure of each section, for the README."""
+    import base64
+    import io
+    import re
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.image as mpimg
+    import matplotlib.pyplot as plt
+
+    images = []
+    for s in sections:
+        match = re.search(r'src="data:image/png;base64,([^"]+)"', "".join(s.blocks))
+        if match:
+            images.append((s.title, mpimg.imread(io.BytesIO(base64.b64decode(match.group(1))))))
+    if not images:
+        return
+    cols = min(2, len(images))
+    rows = (len(images) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(8 * cols, 4.6 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, (title, img) in zip(axes.ravel(), images, strict=False):
+        ax.imshow(img)
+        ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
