@@ -190,6 +190,8 @@ READOUT_EXAMPLES = (
          score_scale=0.1, seed=4),
     dict(batch=2, Q=5, m=17, d_v=19, dtype="float32", mix="softmax", gain=True,
          score_scale=1.0, seed=5),
+    dict(batch=2, Q=3, m=5, d_v=2, dtype="bfloat16", mix="linear", gain=False,
+         score_scale=1.0, seed=6),
 )
 
 
@@ -269,7 +271,7 @@ def _readout_data(case):
 
 
 #: the arguments whose dtype follows the case's input dtype (the rest are parameters/states)
-_INPUT_ARGS = {"modal_scan": ("u",), "modal_readout": ("C_re",)}
+_INPUT_ARGS = {"modal_scan": ("u",), "modal_readout": ("C_re", "C_im")}
 
 
 def _dtypes(kernel, case):
