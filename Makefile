@@ -35,7 +35,7 @@ bench: install
 	$(VENV)/bin/mccc bench
 
 certify: install
-	TRITON_INTERPRET=1 $(VENV)/bin/mccc certify
+	$(VENV)/bin/mccc certify
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

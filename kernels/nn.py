@@ -28,25 +28,13 @@ import math
 import torch
 from torch import nn
 
+from mccc_theory.eigen import lru_ring_init
 from mccc_theory.errors import ShapeError
 
 from .modal_readout.torch import modal_readout
 from .modal_scan.torch import modal_scan
 
-__all__ = ["MCCCCrossConditioning", "lru_ring_init"]
-
-
-def lru_ring_init(m: int, r_min: float = 0.9, r_max: float = 0.999, theta_max: float = math.pi,
-                  *, generator=None):
-    """LRU initialisation (Orvieto et al. 2023): ``|lambda|^2`` uniform in
-    ``[r_min^2, r_max^2]``, phase uniform in ``[0, theta_max]``. Returns ``(nu, theta)``."""
-    if not 0.0 <= r_min < r_max < 1.0:
-        raise ShapeError(f"r_min, r_max: expected 0 <= r_min < r_max < 1, found {r_min}, {r_max}")
-    u1 = torch.rand(m, generator=generator, dtype=torch.float64)
-    u2 = torch.rand(m, generator=generator, dtype=torch.float64)
-    r = torch.sqrt(u1 * (r_max ** 2 - r_min ** 2) + r_min ** 2)
-    nu = torch.log(-torch.log(r))
-    return nu.float(), (theta_max * u2).float()
+__all__ = ["MCCCCrossConditioning"]
 
 
 class MCCCCrossConditioning(nn.Module):
@@ -82,7 +70,11 @@ class MCCCCrossConditioning(nn.Module):
         d_value = d_model if d_value is None else d_value
         self.d_model, self.n_modes, self.d_source, self.d_value = d_model, n_modes, d_source, d_value
         self.mix, self.method, self.chunk, self.backend = mix, method, chunk, backend
-        nu, theta = lru_ring_init(n_modes, r_min, r_max, theta_max, generator=generator)
+        # the toolkit's LRU ring (mccc_theory.eigen), seeded from torch's generator so that
+        # torch.manual_seed makes the initialisation reproducible
+        seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+        nu, theta = (torch.from_numpy(a).float() for a in lru_ring_init(
+            n_modes, r_min=r_min, r_max=r_max, theta_max=theta_max, rng=seed))
         self.nu = nn.Parameter(nu)
         self.theta = nn.Parameter(theta)
         # input gain normalised by sqrt(1 - |lambda|^2) so that every mode starts at unit power
