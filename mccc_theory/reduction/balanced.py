@@ -76,10 +76,29 @@ def error_bounds(hsv, order: int) -> tuple[float, float]:
 
 
 def _perm(system: ModalSystem):
-    """Conjugate partner of each mode (None if not conjugate-closed), as ``real_realization``."""
+    """Conjugate partner of each mode (None if not conjugate-closed), as ``real_realization``.
+
+    Nearest-neighbour pairing of ``lambda`` with ``conj(lambda)`` (k-d tree, ``O(m log m)``),
+    verified with the criteria of :meth:`ModalSystem.is_conjugate_closed` (relative 1e-12); ties
+    (repeated eigenvalues) fall back to that method's exhaustive ``O(m^2)`` search.
+    """
+    from scipy.spatial import cKDTree
+
     from ..systems import _conjugate_permutation
 
-    return _conjugate_permutation(system, 1e-12)
+    lam, B, C = system.lam, system.B, system.C
+    tiny = np.finfo(float).tiny
+    rtol = 1e-12
+    _, j = cKDTree(np.c_[lam.real, lam.imag]).query(np.c_[lam.real, -lam.imag])
+    i = np.arange(lam.size)
+    ok = (np.all(j[j] == i)
+          and np.all(np.abs(lam[j] - lam.conj()) <= rtol * max(np.max(np.abs(lam)), tiny))
+          and np.all(np.abs(B[j] - B.conj()) <= rtol * max(np.max(np.abs(B)), tiny))
+          and np.all(np.abs(C[:, j] - C.conj()) <= rtol * max(np.max(np.abs(C)), tiny))
+          and not np.any((j == i) & (np.abs(lam.imag) > rtol * max(np.max(np.abs(lam)), tiny)))
+          and (system.D is None
+               or np.max(np.abs(system.D.imag)) <= rtol * max(np.max(np.abs(system.D)), 1e-300)))
+    return j if ok else _conjugate_permutation(system, rtol)
 
 
 def _realify_rows(X, perm: np.ndarray) -> np.ndarray:
