@@ -28,7 +28,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from .errors import BackendUnavailableError, MethodError, NotRealError, ShapeError
-from .systems import ModalSystem, StateSpace
+from .systems import ModalSystem, check_stable_system
 from .validation import as_array, check_choice, check_horizon
 
 __all__ = [
@@ -231,15 +231,6 @@ def _resolve_method(system, method, horizon):
     return method
 
 
-def _check_system(system, name="system"):
-    if isinstance(system, ModalSystem):
-        return system
-    if isinstance(system, StateSpace):
-        system.check_stable(name)
-        return system
-    raise ShapeError(f"{name}: expected a ModalSystem or StateSpace, found {type(system).__name__}")
-
-
 def _slycot_stein(A, Q, trans: bool) -> np.ndarray:
     """SB03MD: ``A X A^T - X + Q = 0`` (trans) or ``A^T X A - X + Q = 0``; real data only."""
     try:
@@ -252,7 +243,7 @@ def _slycot_stein(A, Q, trans: bool) -> np.ndarray:
 
 
 def _gramian(system, horizon, method, kind):
-    system = _check_system(system)
+    system = check_stable_system(system)
     horizon = check_horizon(horizon)
     method = _resolve_method(system, method, horizon)
     ctrl = kind == "controllability"

@@ -27,7 +27,7 @@ import numpy as np
 from .errors import DefectiveError, NotRealError, ShapeError, UnstableError
 from .validation import as_array, check_log_eigenvalues, check_positive_int
 
-__all__ = ["ModalSystem", "StateSpace", "modal_powers"]
+__all__ = ["ModalSystem", "StateSpace", "modal_powers", "check_stable_system"]
 
 
 def modal_powers(s: np.ndarray, lags: np.ndarray) -> np.ndarray:
@@ -40,6 +40,30 @@ def modal_powers(s: np.ndarray, lags: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         out = np.exp(tau * s.real) * np.exp(1j * (tau * s.imag))
     return np.where(tau == 0, 1.0 + 0j, out)
+
+
+def check_stable_system(system, name: str = "system"):
+    """Return ``system`` if it is a ModalSystem (stable by construction) or a stable StateSpace.
+
+    Raises :class:`ShapeError` for other types and :class:`UnstableError` naming the eigenvalue
+    of largest modulus for an unstable dense system.
+    """
+    if isinstance(system, ModalSystem):
+        return system
+    if isinstance(system, StateSpace):
+        system.check_stable(name)
+        return system
+    raise ShapeError(f"{name}: expected a ModalSystem or StateSpace, found {type(system).__name__}")
+
+
+def _check_input(u, p: int) -> np.ndarray:
+    """Inputs ``u`` as an (N, p) array (a 1-d sequence is accepted for p = 1)."""
+    u = as_array(u, "u")
+    if u.ndim == 1 and p == 1:
+        u = u[:, None]
+    if u.ndim != 2 or u.shape[1] != p:
+        raise ShapeError(f"u: expected shape (N, p) with p = {p}, found {u.shape}")
+    return u
 
 
 def _check_matrices(B, C, D, m: int, *, complex_ok: bool = True):
@@ -161,7 +185,7 @@ class ModalSystem:
 
     def final_state(self, u, h0=None) -> np.ndarray:
         """``h_N = Lambda^N h_0 + sum_t Lambda^(N-t) B u_t`` for ``u`` of shape (N, p) -> (m,)."""
-        u = self._check_input(u)
+        u = _check_input(u, self.n_inputs)
         N = u.shape[0]
         P = modal_powers(self.s, np.arange(N)[::-1])  # lag N - t for t = 1..N
         h = np.einsum("tm,mp,tp->m", P, self.B, u)
@@ -174,7 +198,7 @@ class ModalSystem:
 
         A sequential loop in complex128: the reference against which the kernels are checked.
         """
-        u = self._check_input(u)
+        u = _check_input(u, self.n_inputs)
         lam = self.lam
         h = np.zeros(self.m, complex) if h0 is None else self._check_h0(h0).copy()
         states = np.empty((u.shape[0], self.m), complex)
@@ -240,14 +264,6 @@ class ModalSystem:
         Its Hankel singular values are those of this system, each repeated twice.
         """
         return self.to_state_space().real_embedding()
-
-    def _check_input(self, u) -> np.ndarray:
-        u = as_array(u, "u")
-        if u.ndim == 1 and self.n_inputs == 1:
-            u = u[:, None]
-        if u.ndim != 2 or u.shape[1] != self.n_inputs:
-            raise ShapeError(f"u: expected shape (N, p) with p = {self.n_inputs}, found {u.shape}")
-        return u
 
     def _check_h0(self, h0) -> np.ndarray:
         h0 = as_array(h0, "h0", ndim=1).astype(complex)
@@ -387,11 +403,7 @@ class StateSpace:
 
     def simulate(self, u, h0=None):
         """Outputs ``y`` (N, q) of the recurrence on inputs ``u`` (N, p)."""
-        u = as_array(u, "u")
-        if u.ndim == 1 and self.n_inputs == 1:
-            u = u[:, None]
-        if u.ndim != 2 or u.shape[1] != self.n_inputs:
-            raise ShapeError(f"u: expected shape (N, p) with p = {self.n_inputs}, found {u.shape}")
+        u = _check_input(u, self.n_inputs)
         h = np.zeros(self.n, np.result_type(self.A, u)) if h0 is None else np.asarray(h0)
         y = np.empty((u.shape[0], self.n_outputs), np.result_type(self.A, self.C, u))
         for t in range(u.shape[0]):
