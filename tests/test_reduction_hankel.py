@@ -12,7 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mccc_theory import ModalSystem, StateSpace
-from mccc_theory.errors import DTypeError, OrderError, UnstableError
+from mccc_theory.errors import (
+    DefectiveError,
+    DTypeError,
+    MethodError,
+    OrderError,
+    ShapeError,
+    UnstableError,
+)
 from mccc_theory.gramians import controllability_gramian, observability_gramian
 from mccc_theory.norms import error_system, hankel_norm
 from mccc_theory.reduction import balanced_truncation, hankel_norm_approximation
@@ -105,6 +112,30 @@ def test_bilinear_map_preserves_gramians_and_inverts():
     assert np.allclose(sla.eigvals(A2), sla.eigvals(A), atol=1e-12)
 
 
+def test_known_factors_resolve_what_squared_gramians_lose():
+    """FIR shift register (A the lower shift, B = e_0, C = w): Wc = I and Wo = H^T H with H the
+    zero-tail Hankel matrix of w, so (Lc, Lo) = (I, H^T). Its smallest Hankel singular value,
+    1.5e-7 = 1.7e-8 sigma_1, is below sqrt(n eps) sigma_1: factoring the computed Wo (whose
+    eigenvalues are sigma_i^2) cannot resolve it, and AAK then misses sigma_3 by ~1e-8 sigma_1;
+    with the exact factors it attains sigma_3 to rounding."""
+    w = np.array([-3.30340913, -2.0445247, 1.39446518, 2.45497617, 0.13816641, -2.18994282,
+                  -1.58024033, 0.84736986, 1.82746346, 0.32468933])
+    N = w.size
+    fir = StateSpace(np.eye(N, k=-1), np.eye(N, 1), w[None, :])
+    H = np.array([[w[i + j] if i + j < N else 0.0 for j in range(N)] for i in range(N)])
+    sig = np.linalg.svd(H, compute_uv=False)  # the HSVs, backward stable from H itself
+    assert sig[-1] < np.sqrt(N * EPS) * sig[0]
+    assert hankel_norm_approximation(fir, 2).rank == N - 1  # lost through the squaring
+    res = hankel_norm_approximation(fir, 2, factors=(np.eye(N), H.T))
+    assert res.rank == N
+    # error Markov parameters vanish beyond the AAK model's decay: K lags to e^-30
+    K = int(np.ceil(30 / -np.log(res.reduced.spectral_radius()))) + N
+    e = explicit_hankel_norm(error_system(fir, res.reduced), K)
+    assert abs(e - sig[2]) <= 1e3 * K * EPS * sig[0]  # SVDs of K x K sections: K eps sigma_1
+    bt = balanced_truncation(fir, 9, factors=(np.eye(N), H.T))
+    assert bt.lower_bound == pytest.approx(sig[9], rel=1e-6)
+
+
 def _two_identical_channels():
     s = np.array([-0.1 + 0.5j, -0.1 + 0.5j, -1.0 + 0j, -1.0 + 0j])
     B = np.array([[1.0, 0], [0, 1.0], [0.5, 0], [0, 0.5]])
@@ -125,6 +156,16 @@ BAD = [
      r"order: sigma_2 = .* is not simple \(sigma_1 = "),
     (lambda: hankel_norm_approximation(StateSpace([[1.2]], [[1.0]], [[1.0]]), 1),
      UnstableError, r"system: eigenvalue 0 of A is 1\.2"),
+    (lambda: hankel_norm_approximation(_stable, 1, factors=(np.eye(3), np.eye(3))),
+     MethodError, r"factors: supported for a StateSpace only"),
+    (lambda: hankel_norm_approximation(_stable.to_state_space(), 1, factors=np.eye(3)),
+     ShapeError, r"factors: expected a pair \(Lc, Lo\)"),
+    (lambda: hankel_norm_approximation(_stable.to_state_space(), 1,
+                                       factors=(np.eye(2), np.eye(3))),
+     ShapeError, r"factors\[0\] \(Lc\): expected 3 rows"),
+    (lambda: hankel_norm_approximation(_stable.to_state_space(), 1,
+                                       factors=(np.eye(3), np.eye(3))),
+     DefectiveError, r"factors\[0\] \(Lc\): L L\^H does not solve the Stein equation"),
 ]
 
 

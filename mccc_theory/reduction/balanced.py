@@ -19,10 +19,10 @@ from numbers import Real
 
 import numpy as np
 
-from ..errors import DefectiveError, DTypeError, OrderError, ShapeError
+from ..errors import DefectiveError, DTypeError, MethodError, OrderError, ShapeError
 from ..gramians import controllability_gramian, gramian_factor, observability_gramian
 from ..systems import ModalSystem, StateSpace
-from ..validation import check_choice, check_positive_int
+from ..validation import as_array, check_choice, check_positive_int
 
 __all__ = ["BalancedTruncation", "balanced_truncation", "error_bounds", "GROUP_RTOL"]
 
@@ -211,12 +211,50 @@ class _Balancing:
         return red, c.to_user(T), c.to_user(W)
 
 
-def _balance(system, factor: str, rtol: float | None = None) -> _Balancing:
+def _check_factors(factors, system):
+    """Validate user-supplied Gramian factors ``(Lc, Lo)`` of a dense system (or None)."""
+    if factors is None:
+        return None
+    if not isinstance(system, StateSpace):
+        raise MethodError("factors: supported for a StateSpace only; a ModalSystem's Gramians "
+                          "come from the closed form and are factored accurately already")
+    try:
+        Lc, Lo = factors
+    except (TypeError, ValueError) as exc:
+        raise ShapeError(f"factors: expected a pair (Lc, Lo), found {type(factors).__name__}"
+                         ) from exc
+    Lc, Lo = as_array(Lc, "factors[0] (Lc)", ndim=2), as_array(Lo, "factors[1] (Lo)", ndim=2)
+    A, B, C = system.A, system.B, system.C
+    for name, L, M, X in (("factors[0] (Lc)", Lc, A, B), ("factors[1] (Lo)", Lo, A.conj().T,
+                                                          C.conj().T)):
+        if L.shape[0] != system.n:
+            raise ShapeError(f"{name}: expected {system.n} rows (one per state), found {L.shape}")
+        # Stein residual M L L^H M^H - L L^H + X X^H relative to its terms; exact factors leave
+        # rounding (~n eps), a wrong factor leaves O(1).
+        ML = M @ L
+        res = np.linalg.norm(ML @ ML.conj().T - L @ L.conj().T + X @ X.conj().T)
+        scale = np.linalg.norm(ML) ** 2 + np.linalg.norm(L) ** 2 + np.linalg.norm(X) ** 2
+        if not res <= _FACTOR_RTOL * scale:
+            raise DefectiveError(
+                f"{name}: L L^H does not solve the Stein equation of this system (relative "
+                f"residual {res / scale:.2g} > {_FACTOR_RTOL:g}); pass Lc with Lc Lc^H = Wc and "
+                "Lo with Lo Lo^H = Wo in the system's coordinates (MCCC convention)")
+    return Lc, Lo
+
+
+#: Relative Stein residual accepted for user-supplied factors (rounding leaves ~n eps).
+_FACTOR_RTOL = 1e-10
+
+
+def _balance(system, factor: str, rtol: float | None = None, factors=None) -> _Balancing:
     """Gramian factors and the SVD ``Lo^H Lc = U diag(hsv) V^H``; ``cut = rtol sigma_1``."""
     coords = _Coordinates(system)
-    Wc, Wo = coords.gramians()
-    Lc = gramian_factor(Wc, method=factor).L
-    Lo = gramian_factor(Wo, method=factor).L
+    if factors is None:
+        Wc, Wo = coords.gramians()
+        Lc = gramian_factor(Wc, method=factor).L
+        Lo = gramian_factor(Wo, method=factor).L
+    else:
+        Lc, Lo = factors
     n = coords.n
     if Lc.shape[1] == 0 or Lo.shape[1] == 0:
         return _Balancing(coords, Lc, Lo, np.zeros((Lo.shape[1], 0)), np.zeros(0),
@@ -287,8 +325,8 @@ def _check_split(hsv: np.ndarray, r: int, name: str = "order") -> None:
 
 
 def balanced_truncation(system, order: int | None = None, *, tol: float | None = None,
-                        method: str = "sr", factor: str = "pivoted_cholesky"
-                        ) -> BalancedTruncation:
+                        method: str = "sr", factor: str = "pivoted_cholesky",
+                        factors=None) -> BalancedTruncation:
     """Balanced truncation ``G_r = (W^H A T, W^H B, C T, D)`` of a stable discrete-time system.
 
     Parameters
@@ -308,6 +346,13 @@ def balanced_truncation(system, order: int | None = None, *, tol: float | None =
         model is similar to the ``"sr"`` one).
     factor : {"pivoted_cholesky", "eigh"}
         Rank-revealing Gramian factorisation (:func:`mccc_theory.gramians.gramian_factor`).
+    factors : (Lc, Lo), optional
+        Known factors ``Wc = Lc Lc^H``, ``Wo = Lo Lo^H`` of a :class:`StateSpace` (from a
+        Hammarling-type solver, or a structure such as a FIR shift register where ``Lc = I``
+        and ``Lo^H`` is the block Hankel matrix). Factoring computed Gramians squares their
+        condition: values below about ``sqrt(n eps) sigma_1`` may be lost when one Gramian is
+        much better conditioned than the other; exact factors resolve down to ``n eps sigma_1``.
+        Checked against the Stein equations (relative residual ``<= 1e-10``).
 
     Returns
     -------
@@ -322,7 +367,8 @@ def balanced_truncation(system, order: int | None = None, *, tol: float | None =
         value, ``order`` together with ``tol``, or ``tol <= 0``.
     DefectiveError
         If the model at the requested order is unstable, which happens only when ``sigma_r`` is
-        at the rounding level of the Gramians (the message says so).
+        at the rounding level of the Gramians (the message says so), or if ``factors`` do not
+        solve the Stein equations.
     MethodError, ShapeError, DTypeError
         For unknown methods or malformed arguments.
 
@@ -350,7 +396,7 @@ def balanced_truncation(system, order: int | None = None, *, tol: float | None =
     system = _check_system(system)
     if tol is not None:
         tol = _check_tol(tol)
-    bal = _balance(system, factor)
+    bal = _balance(system, factor, factors=_check_factors(factors, system))
     n, rank = bal.coords.n, bal.rank
     if rank == 0:
         raise OrderError("system: every Hankel singular value is zero (B = 0 or C = 0): the "

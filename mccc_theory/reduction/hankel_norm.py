@@ -16,7 +16,7 @@ import scipy.linalg as sla
 from ..errors import DefectiveError, OrderError
 from ..systems import StateSpace
 from ..validation import check_positive_int
-from .balanced import _balance, _check_system, _stable_default
+from .balanced import _balance, _check_factors, _check_system, _stable_default
 
 __all__ = ["HankelNormApproximation", "hankel_norm_approximation", "SIMPLE_GAP"]
 
@@ -67,7 +67,7 @@ def _bilinear_to_discrete(Ac, Bc, Cc):
     return (np.eye(n) + Ac) @ Minv, np.sqrt(2) * (Minv @ Bc), np.sqrt(2) * (Cc @ Minv)
 
 
-def hankel_norm_approximation(system, order: int) -> HankelNormApproximation:
+def hankel_norm_approximation(system, order: int, *, factors=None) -> HankelNormApproximation:
     """Order-``r`` model with Hankel-norm error exactly ``sigma_{r+1}`` (Glover's construction).
 
     Parameters
@@ -77,6 +77,10 @@ def hankel_norm_approximation(system, order: int) -> HankelNormApproximation:
     order : int
         ``r`` in ``[1, rank]``; ``r = rank`` returns the balanced minimal realization (as do
         orders whose ``sigma_r`` is at the rounding level, where the construction is void).
+    factors : (Lc, Lo), optional
+        Known Gramian factors of a :class:`StateSpace`, as in
+        :func:`~mccc_theory.reduction.balanced_truncation` (resolves Hankel singular values
+        below ``sqrt(n eps) sigma_1`` that factoring computed Gramians loses).
 
     Returns
     -------
@@ -91,7 +95,10 @@ def hankel_norm_approximation(system, order: int) -> HankelNormApproximation:
         :data:`SIMPLE_GAP` of ``sigma_r`` or ``sigma_{r+2}``).
     DefectiveError
         If rounding leaves the all-pass dilation with a number of stable poles other than ``r``
-        (the Hankel singular values are too close to resolve).
+        (the Hankel singular values are too close to resolve), or if ``factors`` do not solve
+        the Stein equations.
+    MethodError, ShapeError
+        ``factors`` for a :class:`ModalSystem`, or of the wrong shape.
 
     Notes
     -----
@@ -118,7 +125,7 @@ def hankel_norm_approximation(system, order: int) -> HankelNormApproximation:
     """
     system = _check_system(system)
     r = check_positive_int(order, "order", minimum=1)
-    bal = _balance(system, "eigh")
+    bal = _balance(system, "eigh", factors=_check_factors(factors, system))
     rank = bal.rank
     if r > rank:
         raise OrderError(f"order: expected an integer in [1, {rank}] (the numerical rank of the "
