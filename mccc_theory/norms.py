@@ -72,8 +72,8 @@ def _check_rtol(rtol) -> float:
 class _Parts:
     """A sum ``sum_k sign_k G_k`` of systems, evaluated part by part on the unit circle.
 
-    Modal parts are evaluated in closed form (``O(m p q)`` per frequency); dense parts through
-    their complex Schur form (``O(n^2 p)`` per frequency).
+    Modal parts are evaluated in closed form from the log-eigenvalues (``O(m p q)`` per
+    frequency, :func:`_one_minus_exp`); dense parts through their complex Schur form.
     """
 
     def __init__(self, terms):
@@ -363,6 +363,9 @@ def hinf_norm(system, rtol: float = 1e-8) -> HinfBracket:
     circle for complex maps) plus every pole angle and the half-power points
     ``arg lambda +- (1 - |lambda|)``, refined by bounded Brent searches around the 8 largest
     local maxima, and ``sigma_max(G(inf))`` (maximum-modulus principle).
+    Modal systems are evaluated and mapped from their log-eigenvalues ``s`` (never the rounded
+    ``lambda``), so a mode with ``1 - |lambda| = 1e-12`` has its peak ``|c b| / (1 - |lambda|)``
+    to full precision.
     *Upper bound:* the level-set test of Boyd-Balakrishnan / Bruinsma-Steinbuch on the
     Hamiltonian of the bilinear image (see :class:`_LevelSet`): ``gamma = lower (1 + rtol)`` is
     an upper bound iff ``H(gamma)`` has no imaginary eigenvalue. Eigenvalues within
