@@ -57,6 +57,20 @@ def certificate_dir(directory=None) -> Path:
     return base / "mccc-theory" / "certificates"
 
 
+def use_interpreter_without_cuda() -> None:
+    """Set ``TRITON_INTERPRET=1`` when no CUDA device exists, so Triton kernels run on the CPU.
+
+    Must run before :mod:`triton` is first imported (it reads the variable at import); a no-op
+    when CUDA is available, when the variable is already set, or when triton is imported.
+    """
+    try:
+        import torch
+    except ImportError:
+        return
+    if not torch.cuda.is_available() and "triton" not in sys.modules:
+        os.environ.setdefault("TRITON_INTERPRET", "1")
+
+
 def available_backends() -> dict[str, str]:
     """Backends that can run here, each with the device it runs on (or why it cannot)."""
     out = {}

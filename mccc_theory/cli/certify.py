@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 HELP = "certify the kernels (modal scan, readout) on every available backend"
@@ -37,12 +36,9 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     import warnings
 
-    try:
-        import torch
-        if not torch.cuda.is_available() and "triton" not in sys.modules:
-            os.environ.setdefault("TRITON_INTERPRET", "1")
-    except ImportError:
-        pass
+    from mccc_kernels.certify import use_interpreter_without_cuda
+
+    use_interpreter_without_cuda()
     from tqdm import tqdm
 
     from mccc_kernels.certify import (
