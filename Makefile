@@ -32,7 +32,7 @@ report-quick: install
 	$(VENV)/bin/mccc report --quick --out reports
 
 bench: install
-	$(VENV)/bin/mccc bench
+	$(VENV)/bin/mccc bench --json reports/bench.json
 
 certify: install
 	$(VENV)/bin/mccc certify

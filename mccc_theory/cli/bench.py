@@ -12,6 +12,7 @@ EPILOG = """examples:
   mccc bench                     # every benchmark, full sizes
   mccc bench --quick             # small sizes (seconds)
   mccc bench --only gramians --json bench.json
+  mccc bench --json reports/bench.json   # what `make bench` runs; the report shows this file
 """
 
 BENCH_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -51,5 +52,13 @@ def run(args) -> int:
             print(table.format(), end="\n\n", flush=True)
             tables.append(table.to_json())
     if args.json:
-        Path(args.json).write_text(json.dumps(tables, indent=2))
+        import datetime
+        import platform
+
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({
+            "measured_at": datetime.datetime.now().isoformat(timespec="seconds"),
+            "machine": f"{platform.platform()}, {platform.machine()}",
+            "quick": bool(args.quick), "tables": tables}, indent=2))
     return 0
