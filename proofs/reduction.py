@@ -9,9 +9,11 @@ rounding allowance from an error model (``eps = 2^-52``):
   ``n eps ||W||`` has ``sigma^2`` perturbed by ``d = 2 n eps ||Wc|| ||Wo||``, hence
   ``|delta sigma| <= d / (sigma + sqrt(d))`` (first order for ``sigma >> sqrt(d)``, and
   ``sqrt(d)`` for values that are zero in exact arithmetic). Allowed 10 times over.
-* A transfer function evaluated from a reduced model built by projections ``T, W`` carries an
-  absolute error of about ``n eps ||G||_inf cond`` with ``cond = sqrt(sigma_1 / sigma_r)`` the
-  condition number of the square-root projection. Allowed 1e3 times over.
+* A reduced model built by projections ``T, W`` is the exact reduction of a system whose ``A``
+  is perturbed by about ``n eps cond`` relative, ``cond = sqrt(sigma_1 / sigma_r)`` the
+  condition number of the square-root projection; a relative perturbation ``delta`` of ``A``
+  moves ``G`` by up to ``delta ||G||_inf / (1 - rho)`` (a mode's peak ``|cb| / (1 - |lambda|)``
+  moves by ``delta / (1 - |lambda|)`` relative). Allowed 1e3 times over.
 """
 
 from __future__ import annotations
@@ -68,7 +70,9 @@ def _tf_tau(system, hsv: np.ndarray, r: int) -> float:
     """Allowance for transfer-function values of an order-``r`` projection (module docstring)."""
     g = hinf_norm(system, rtol=1e-6).upper
     cond = np.sqrt(hsv[0] / hsv[r - 1]) if r >= 1 else 1.0
-    return 1e3 * _order(system) * EPS * g * cond
+    rho = float(np.max(np.exp(system.s.real))) if hasattr(system, "s") \
+        else system.spectral_radius()
+    return 1e3 * _order(system) * EPS * g * cond / (1 - rho)
 
 
 def _resolved(system, hsv: np.ndarray) -> int:
