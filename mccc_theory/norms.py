@@ -25,6 +25,7 @@ from scipy.optimize import minimize_scalar
 
 from .errors import DTypeError, OrderError, ShapeError
 from .systems import ModalSystem, StateSpace
+from .systems import check_stable_system as _check_system
 from .validation import as_array, check_horizon
 
 __all__ = [
@@ -47,16 +48,6 @@ _MAX_LEVEL_SET_TESTS = 40  # tests at the requested width before the bracket is 
 # Dense blocks up to this order are evaluated by batched LU over frequencies (O(n^3) each but
 # vectorised); larger ones by one triangular solve per frequency on the Schur form (O(n^2 p)).
 _BATCHED_SOLVE_MAX = 48
-
-
-def _check_system(system, name: str = "system"):
-    if isinstance(system, ModalSystem):
-        return system
-    if isinstance(system, StateSpace):
-        system.check_stable(name)
-        return system
-    raise ShapeError(f"{name}: expected a ModalSystem or StateSpace, found "
-                     f"{type(system).__name__}")
 
 
 def _check_rtol(rtol) -> float:

@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import DefectiveError, DTypeError, MethodError, OrderError, ShapeError
 from ..gramians import controllability_gramian, gramian_factor, observability_gramian
 from ..systems import ModalSystem, StateSpace
+from ..systems import check_stable_system as _check_system
 from ..validation import as_array, check_choice, check_positive_int
 
 __all__ = ["BalancedTruncation", "balanced_truncation", "error_bounds", "GROUP_RTOL"]
@@ -30,15 +31,6 @@ __all__ = ["BalancedTruncation", "balanced_truncation", "error_bounds", "GROUP_R
 #: them once and an order may not split them. Rounding separates exactly repeated values by about
 #: ``eps sigma_1 / sigma``; values not merged only make the bound more conservative.
 GROUP_RTOL = 1e-9
-
-
-def _check_system(system, name: str = "system"):
-    if isinstance(system, ModalSystem):
-        return system
-    if isinstance(system, StateSpace):
-        system.check_stable(name)
-        return system
-    raise ShapeError(f"{name}: expected a ModalSystem or StateSpace, found {type(system).__name__}")
 
 
 def _groups(hsv: np.ndarray) -> np.ndarray:
