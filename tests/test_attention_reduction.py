@@ -81,8 +81,6 @@ def test_aak_never_beats_the_hankel_bound(families):
         assert lo >= fit.hankel_lower_bound * (1 - 64 * 40 * EPS)
 
 
-@pytest.mark.xfail(strict=True, reason="mccc_theory.reduction.hankel_norm_approximation attains "
-                   "sigma_(r+1) only to ~1e-8 sigma_1 on this FIR system (reported to the lead)")
 def test_aak_attains_sigma_to_rounding_on_a_truncated_exponential_sum():
     W = np.array([[-3.30340913, -2.0445247, 1.39446518, 2.45497617, 0.13816641,
                    -2.18994282, -1.58024033, 0.84736986, 1.82746346, 0.32468933]])

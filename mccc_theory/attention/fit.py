@@ -327,7 +327,11 @@ def _bt(W, order):
 
 
 def _aak(W, order):
-    res = _reduction("hankel_norm_approximation")(fir_system(W), order)
+    # The FIR shift register has exactly known Gramian factors (identity for the reachability
+    # side, the transposed block Hankel matrix for the observability side); passing them makes
+    # Glover's construction exact to rounding instead of sqrt(eps) from computed Gramians.
+    factors = (np.eye(W.shape[1]), block_hankel(W, tail="zero").T)
+    res = _reduction("hankel_norm_approximation")(fir_system(W), order, factors=factors)
     return _to_modal(res.reduced, "aak"), {"reduction": res, "hankel_error": res.hankel_error}
 
 
