@@ -17,6 +17,7 @@ import sys
 
 import numpy as np
 import scipy.linalg as sla
+import slycot  # noqa: F401  (loads its own OpenBLAS: import before limiting BLAS threads)
 from timing import Table, best_time, single_thread_blas
 
 from mccc_theory import ModalSystem

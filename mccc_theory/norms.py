@@ -24,7 +24,7 @@ import scipy.linalg as sla
 from scipy.optimize import minimize_scalar
 
 from .errors import DTypeError, OrderError, ShapeError
-from .systems import ModalSystem, StateSpace
+from .systems import ModalSystem, StateSpace, _conjugate_permutation
 from .systems import check_stable_system as _check_system
 from .validation import as_array, check_horizon
 
@@ -150,9 +150,9 @@ class _Parts:
                 Ac, Bc, Cc = np.diag(mu), r2 * inv[:, None] * sys.B, r2 * sys.C * (lam * inv)
                 Dc += sign * (sys.C * inv) @ sys.B
                 if self.real:
-                    from .reduction.balanced import _perm, _realify_rows, _unrealify_rows
+                    from .reduction.balanced import _realify_rows, _unrealify_rows
 
-                    perm = _perm(sys)
+                    perm = _conjugate_permutation(sys, 1e-12)
                     Ac = _realify_rows(mu[:, None] * _unrealify_rows(np.eye(sys.m), perm), perm)
                     Bc = _realify_rows(Bc, perm)
                     Cc = _realify_rows(Cc.conj().T, perm).conj().T

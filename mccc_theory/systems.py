@@ -285,7 +285,30 @@ class ModalSystem:
 
 
 def _conjugate_permutation(sys: ModalSystem, rtol: float):
-    """Index ``j(i)`` of the conjugate partner of each mode, or None if there is none."""
+    """Index ``j(i)`` of the conjugate partner of each mode, or None if there is none.
+
+    Nearest-neighbour pairing of ``lambda`` with ``conj(lambda)`` (k-d tree, ``O(m log m)``),
+    verified entry by entry against ``rtol`` (relative to each array's largest entry); ties
+    (repeated eigenvalues) fall back to the exhaustive ``O(m^2)`` search.
+    """
+    from scipy.spatial import cKDTree
+
+    lam, B, C = sys.lam, sys.B, sys.C
+    tiny = np.finfo(float).tiny
+    _, j = cKDTree(np.c_[lam.real, lam.imag]).query(np.c_[lam.real, -lam.imag])
+    i = np.arange(lam.size)
+    ok = (np.all(j[j] == i)
+          and np.all(np.abs(lam[j] - lam.conj()) <= rtol * max(np.max(np.abs(lam)), tiny))
+          and np.all(np.abs(B[j] - B.conj()) <= rtol * max(np.max(np.abs(B)), tiny))
+          and np.all(np.abs(C[:, j] - C.conj()) <= rtol * max(np.max(np.abs(C)), tiny))
+          and not np.any((j == i) & (np.abs(lam.imag) > rtol * max(np.max(np.abs(lam)), tiny)))
+          and (sys.D is None
+               or np.max(np.abs(sys.D.imag)) <= rtol * max(np.max(np.abs(sys.D)), 1e-300)))
+    return j if ok else _conjugate_pairs_exhaustive(sys, rtol)
+
+
+def _conjugate_pairs_exhaustive(sys: ModalSystem, rtol: float):
+    """Exhaustive pairing (``O(m^2)``), robust to repeated eigenvalues."""
     lam, B, C = sys.lam, sys.B, sys.C
     scale_l = max(np.max(np.abs(lam)), np.finfo(float).tiny)
     scale_b = max(np.max(np.abs(B)), np.finfo(float).tiny)

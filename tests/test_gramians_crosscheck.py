@@ -68,10 +68,14 @@ def test_slycot_hammarling_factor_matches_modal(system):
     real = system.real_realization()
     n, p = real.n, real.n_inputs
     # SB03OD (Hammarling), trans='N': F^T X F - X = -scale^2 G^T G with X = U^T U. With F = A^T
-    # and G = B^T (p x n, zero-padded to max(n, p) rows) this is A X A^T - X = -B B^T.
-    G = np.zeros((max(n, p), n))
-    G[:p] = real.B.T
-    U, scale, _ = slycot.sb03od(n, p, real.A.T.copy(), np.zeros((n, n)), G, dico="D",
+    # and G = B^T this is A X A^T - X = -B B^T. slycot's wrapper wants G with n rows: for p > n
+    # use the triangular R of B^T = Q R (same G^T G = B B^T), else zero-pad B^T.
+    G = np.zeros((n, n))
+    if p > n:
+        G[:] = np.linalg.qr(real.B.T, mode="r")
+    else:
+        G[:p] = real.B.T
+    U, scale, _ = slycot.sb03od(n, min(n, p), real.A.T.copy(), np.zeros((n, n)), G, dico="D",
                                 fact="N", trans="N")
     U = np.triu(U[:n, :n]).T / scale  # lower factor: X = U U^T
     # Both routes are backward stable; forward errors carry the Stein condition number

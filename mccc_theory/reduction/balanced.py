@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import DefectiveError, DTypeError, MethodError, OrderError, ShapeError
 from ..gramians import controllability_gramian, gramian_factor, observability_gramian
-from ..systems import ModalSystem, StateSpace
+from ..systems import ModalSystem, StateSpace, _conjugate_permutation
 from ..systems import check_stable_system as _check_system
 from ..validation import as_array, check_choice, check_positive_int
 
@@ -67,32 +67,6 @@ def error_bounds(hsv, order: int) -> tuple[float, float]:
     return float(tail[0]), float(2 * np.sum(tail[first]))
 
 
-def _perm(system: ModalSystem):
-    """Conjugate partner of each mode (None if not conjugate-closed), as ``real_realization``.
-
-    Nearest-neighbour pairing of ``lambda`` with ``conj(lambda)`` (k-d tree, ``O(m log m)``),
-    verified with the criteria of :meth:`ModalSystem.is_conjugate_closed` (relative 1e-12); ties
-    (repeated eigenvalues) fall back to that method's exhaustive ``O(m^2)`` search.
-    """
-    from scipy.spatial import cKDTree
-
-    from ..systems import _conjugate_permutation
-
-    lam, B, C = system.lam, system.B, system.C
-    tiny = np.finfo(float).tiny
-    rtol = 1e-12
-    _, j = cKDTree(np.c_[lam.real, lam.imag]).query(np.c_[lam.real, -lam.imag])
-    i = np.arange(lam.size)
-    ok = (np.all(j[j] == i)
-          and np.all(np.abs(lam[j] - lam.conj()) <= rtol * max(np.max(np.abs(lam)), tiny))
-          and np.all(np.abs(B[j] - B.conj()) <= rtol * max(np.max(np.abs(B)), tiny))
-          and np.all(np.abs(C[:, j] - C.conj()) <= rtol * max(np.max(np.abs(C)), tiny))
-          and not np.any((j == i) & (np.abs(lam.imag) > rtol * max(np.max(np.abs(lam)), tiny)))
-          and (system.D is None
-               or np.max(np.abs(system.D.imag)) <= rtol * max(np.max(np.abs(system.D)), 1e-300)))
-    return j if ok else _conjugate_permutation(system, rtol)
-
-
 def _realify_rows(X, perm: np.ndarray) -> np.ndarray:
     """``R X`` with ``R`` the unitary of :meth:`ModalSystem.real_realization` (``h_real = R h``).
 
@@ -136,7 +110,7 @@ class _Coordinates:
         self.perm = None
         if self.modal:
             self.lam = system.lam
-            self.perm = _perm(system)
+            self.perm = _conjugate_permutation(system, 1e-12)
         self.real = self.perm is not None if self.modal else system.is_real
         if self.modal and self.real:
             self.B = self._R(system.B).real
