@@ -5,6 +5,7 @@ Importing this package registers every theorem; one module per area of THEORY.md
 
 from . import (  # importing a module registers its theorems
     attention,  # noqa: F401
+    capacity,  # noqa: F401
     gramians,  # noqa: F401
     reduction,  # noqa: F401
 )
