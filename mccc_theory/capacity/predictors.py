@@ -505,8 +505,9 @@ def predict_recall(memory: str, d: int, n_items: int, n_values: int, *, d_v: int
     distinct : bool
         Distinct stored values (MQAR) instead of draws with replacement.
     lags : (N,) array_like of int, optional
-        Lag of every item at read time for ``memory="modal"`` (default ``N - 1, ..., 0``: read
-        right after the last write).
+        Lag of every item at read time for ``memory="modal"`` (default ``N, ..., 1``: items
+        written at times 0..N-1 and read at time N, as in
+        :class:`~mccc_theory.recall.tasks.CodebookTask`).
     max_profiles : int
         For lag-dependent memories (delta, modal) the average over queried items uses at most
         this many lag groups (quantiles of the lags), each predicted once.
@@ -531,7 +532,7 @@ def predict_recall(memory: str, d: int, n_items: int, n_values: int, *, d_v: int
                                      distinct=distinct) for g in groups) / N)
     if s is None:
         raise ShapeError("s: memory='modal' needs the log-eigenvalues s of its modes")
-    lags = np.arange(N)[::-1] if lags is None else as_array(lags, "lags", ndim=1)
+    lags = np.arange(N, 0, -1) if lags is None else as_array(lags, "lags", ndim=1)
     if lags.shape != (N,):
         raise ShapeError(f"lags: expected shape ({N},), found {lags.shape}")
     lags = lags.astype(np.int64)
