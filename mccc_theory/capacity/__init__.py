@@ -47,6 +47,7 @@ from .predictors import (
     linear_attention_profile,
     modal_profile,
     predict_recall,
+    recall_predictions,
     rival_win_probability,
     weights_recall,
 )
@@ -61,5 +62,5 @@ __all__ = [
     "linear_memory_mse_bound", "modern_hopfield_capacity", "retrieval_relative_mse",
     "PREDICTABLE_MEMORIES", "conditional_recall", "delta_rule_profile", "independent_recall",
     "least_squares_profile", "linear_attention_profile", "modal_profile", "predict_recall",
-    "rival_win_probability", "weights_recall",
+    "recall_predictions", "rival_win_probability", "weights_recall",
 ]

@@ -55,6 +55,7 @@ from .crosstalk import CrosstalkProfile, empirical_profile
 __all__ = [
     "conditional_recall",
     "independent_recall",
+    "recall_predictions",
     "rival_win_probability",
     "linear_attention_profile",
     "least_squares_profile",
@@ -279,26 +280,28 @@ def conditional_recall(profile: CrosstalkProfile, n_values: int, d_v: int, *,
     the number of distinct rival multiplicities; tens of milliseconds to a second, independent of
     the number of Monte-Carlo trials it replaces.
     """
+    return _evaluate(profile, n_values, d_v, distinct, nodes)[0]
+
+
+def _evaluate(profile, n_values, d_v, distinct, nodes):
+    """``(conditional recall, mean per-rival win probability)`` from one quadrature pass."""
     V, d_v = _check_task(n_values, d_v, profile.n_items, distinct)
     nd = dict(_NODES, **(nodes or {}))
-    w, log_ns, wins, counts, _ = _per_state(profile, V, d_v, distinct, nd)
+    w, log_ns, wins, counts, alpha_star = _per_state(profile, V, d_v, distinct, nd)
     logp = np.array(log_ns, dtype=float)
+    rival = counts[0] * np.sum(w * -np.expm1(_sphere_logcdf(alpha_star, d_v)))
     for m, pw in wins.items():
         with np.errstate(divide="ignore"):
             logp = logp + counts[m] * np.log1p(-np.minimum(pw, 1.0))
-    return float(np.clip(np.sum(w * np.exp(logp)), 0.0, 1.0))
+        rival += counts[m] * np.sum(w * pw)
+    return (float(np.clip(np.sum(w * np.exp(logp)), 0.0, 1.0)),
+            float(np.clip(rival / (V - 1), 0.0, 1.0)))
 
 
 def rival_win_probability(profile: CrosstalkProfile, n_values: int, d_v: int, *,
                           distinct: bool = False, nodes: dict | None = None) -> float:
     """Mean probability that one rival codebook vector outscores the target (marginal, per rival)."""
-    V, d_v = _check_task(n_values, d_v, profile.n_items, distinct)
-    nd = dict(_NODES, **(nodes or {}))
-    w, _, wins, counts, alpha_star = _per_state(profile, V, d_v, distinct, nd)
-    total = counts[0] * np.sum(w * -np.expm1(_sphere_logcdf(alpha_star, d_v)))
-    for m, pw in wins.items():
-        total += counts[m] * np.sum(w * pw)
-    return float(total / (V - 1))
+    return _evaluate(profile, n_values, d_v, distinct, nodes)[1]
 
 
 def independent_recall(profile: CrosstalkProfile, n_values: int, d_v: int, *,
@@ -312,6 +315,14 @@ def independent_recall(profile: CrosstalkProfile, n_values: int, d_v: int, *,
     """
     p = rival_win_probability(profile, n_values, d_v, distinct=distinct, nodes=nodes)
     return float((1.0 - p) ** (n_values - 1))
+
+
+def recall_predictions(profile: CrosstalkProfile, n_values: int, d_v: int, *,
+                       distinct: bool = False, nodes: dict | None = None
+                       ) -> tuple[float, float]:
+    """``(conditional_recall, independent_recall)`` from one quadrature pass (half the cost)."""
+    c, p = _evaluate(profile, n_values, d_v, distinct, nodes)
+    return c, float((1.0 - p) ** (n_values - 1))
 
 
 # --- key-side profiles -------------------------------------------------------------------------
@@ -464,10 +475,14 @@ def weights_recall(weights, targets, n_values: int, d_v: int, *, groups: int = 4
     n_values, d_v : int
         Codebook size and value dimension.
     groups : int
-    method : {"conditional", "independent"}
+    method : {"conditional", "independent", "both"}
     distinct : bool
+
+    Returns
+    -------
+    float, or (float, float) for ``method="both"``
     """
-    check_choice(method, "method", ("conditional", "independent"))
+    fn = _predictor(method)
     W = as_array(weights, "weights", complex_ok=False)
     t = np.asarray(targets)
     if W.ndim < 2 or t.shape != W.shape[:-1]:
@@ -478,18 +493,28 @@ def weights_recall(weights, targets, n_values: int, d_v: int, *, groups: int = 4
         raise ShapeError("weights: every query's own (target) weight must be positive to "
                          "normalise by it; use an analytic profile for this memory")
     Wf, tf = W.reshape(-1, W.shape[-1]), t.ravel()
-    fn = conditional_recall if method == "conditional" else independent_recall
     order = np.argsort(tw, kind="stable")
     total = 0.0
     for g in np.array_split(order, min(G, order.size)):
         prof = empirical_profile(Wf[g] / tw[g, None], tf[g])
-        total += g.size * fn(prof, n_values, d_v, distinct=distinct)
-    return float(total / order.size)
+        total = total + g.size * np.asarray(fn(prof, n_values, d_v, distinct=distinct))
+    return _result(total / order.size)
+
+
+def _predictor(method: str):
+    check_choice(method, "method", ("conditional", "independent", "both"))
+    return {"conditional": conditional_recall, "independent": independent_recall,
+            "both": recall_predictions}[method]
+
+
+def _result(x):
+    x = np.asarray(x, dtype=float)
+    return float(x) if x.ndim == 0 else (float(x[0]), float(x[1]))
 
 
 def predict_recall(memory: str, d: int, n_items: int, n_values: int, *, d_v: int | None = None,
                    method: str = "conditional", distinct: bool = False, beta: float = 1.0,
-                   s=None, lags=None, max_profiles: int = 6) -> float:
+                   s=None, lags=None, max_profiles: int = 5) -> float:
     """Predicted recall of ``memory`` on the codebook task, averaged over the queried item.
 
     Parameters
@@ -501,7 +526,8 @@ def predict_recall(memory: str, d: int, n_items: int, n_values: int, *, d_v: int
         Key dimension, number of stored items N, codebook size V.
     d_v : int, optional
         Value dimension (default ``d``).
-    method : {"conditional", "independent"}
+    method : {"conditional", "independent", "both"}
+        ``"both"`` returns ``(conditional, independent)`` from one quadrature pass.
     distinct : bool
         Distinct stored values (MQAR) instead of draws with replacement.
     lags : (N,) array_like of int, optional
@@ -514,22 +540,21 @@ def predict_recall(memory: str, d: int, n_items: int, n_values: int, *, d_v: int
 
     Returns
     -------
-    float
+    float, or (float, float) for ``method="both"``
     """
     check_choice(memory, "memory", PREDICTABLE_MEMORIES)
-    check_choice(method, "method", ("conditional", "independent"))
+    fn = _predictor(method)
     d, N = _check_dn(d, n_items)
     d_v = d if d_v is None else d_v
-    fn = conditional_recall if method == "conditional" else independent_recall
     if memory == "linear":
-        return fn(linear_attention_profile(d, N), n_values, d_v, distinct=distinct)
+        return _result(fn(linear_attention_profile(d, N), n_values, d_v, distinct=distinct))
     if memory == "least_squares":
-        return fn(least_squares_profile(d, N), n_values, d_v, distinct=distinct)
+        return _result(fn(least_squares_profile(d, N), n_values, d_v, distinct=distinct))
     if memory == "delta":
         groups = np.array_split(np.arange(N), min(N, max_profiles))
-        return float(sum(len(g) * fn(delta_rule_profile(d, N, int(round(np.median(g))),
-                                                        beta=beta), n_values, d_v,
-                                     distinct=distinct) for g in groups) / N)
+        return _result(sum(len(g) * np.asarray(fn(delta_rule_profile(
+            d, N, int(round(np.median(g))), beta=beta), n_values, d_v, distinct=distinct))
+            for g in groups) / N)
     if s is None:
         raise ShapeError("s: memory='modal' needs the log-eigenvalues s of its modes")
     lags = np.arange(N, 0, -1) if lags is None else as_array(lags, "lags", ndim=1)
@@ -539,7 +564,7 @@ def predict_recall(memory: str, d: int, n_items: int, n_values: int, *, d_v: int
     m = check_log_eigenvalues(s, "s").shape[0]
     if m < d:
         # b = |P k_j|^2 ~ Beta(m/2, (d-m)/2): Gauss-Jacobi nodes on b = (1 + x)/2
-        x, bw = special.roots_jacobi(4, (d - m) / 2 - 1, m / 2 - 1)
+        x, bw = special.roots_jacobi(3, (d - m) / 2 - 1, m / 2 - 1)
         bs, bw = (1 + x) / 2, bw / bw.sum()
     else:
         bs, bw = np.array([1.0]), np.array([1.0])
@@ -549,5 +574,5 @@ def predict_recall(memory: str, d: int, n_items: int, n_values: int, *, d_v: int
         j = int(g[len(g) // 2])
         for b, w in zip(bs, bw, strict=True):
             prof = modal_profile(s, d, N, np.delete(lags, j), int(lags[j]), b=float(b))
-            total += len(g) * w * fn(prof, n_values, d_v, distinct=distinct)
-    return float(total / N)
+            total = total + len(g) * w * np.asarray(fn(prof, n_values, d_v, distinct=distinct))
+    return _result(total / N)

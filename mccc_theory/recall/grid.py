@@ -53,9 +53,13 @@ def make_memory(name: str, d: int, horizon: int):
     return ModalMemory.default(max(d // div, 1), d, horizon)
 
 
-def predicted(name: str, memory, task: CodebookTask, *, method: str = "conditional",
-              profile_trials: int = 64, seed=0) -> tuple[float, str]:
-    """Predicted recall of ``memory`` (called ``name``) on ``task`` and the predictor's kind."""
+def predicted(name: str, memory, task: CodebookTask, *, method: str = "both",
+              profile_trials: int = 64, seed=0):
+    """Predicted recall of ``memory`` (called ``name``) on ``task`` and the predictor's kind.
+
+    Returns ``(prediction, kind)``; ``prediction`` is ``(conditional, independent)`` for
+    ``method="both"`` (default), else a float.
+    """
     d, N, V, dv = task.d, task.n_items, task.n_values, task.value_dim
     if name in ("linear", "delta", "least_squares"):
         return predict_recall(name, d, N, V, d_v=dv, method=method,
@@ -144,9 +148,11 @@ def compare_grid(names, cells, *, trials: int = 2000, seed: int = 0, alpha: floa
                 progress(f"{name}: d={d} N={N} V={V}")
             task = CodebookTask(d, N, V)
             mem = make_memory(name, d, N)
-            p, kind = predicted(name, mem, task, seed=seed + 7919 * k)
-            pn = (predicted(name, mem, task, method="independent", seed=seed + 7919 * k)[0]
-                  if naive else float("nan"))
+            if naive:
+                (p, pn), kind = predicted(name, mem, task, seed=seed + 7919 * k)
+            else:
+                p, kind = predicted(name, mem, task, method="conditional", seed=seed + 7919 * k)
+                pn = float("nan")
             res = measure_recall(mem, task, trials=trials, seed=seed + k, alpha=alpha)
             rows.append(GridRow(name, d, N, V, p, pn, kind, res.recall, res.low, res.high,
                                 res.state_size))

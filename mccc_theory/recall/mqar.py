@@ -82,13 +82,13 @@ class MQARConfig:
         if V <= L:
             raise OrderError(f"vocab_size: zoology needs V > L, found V = {V} <= L = {L}; "
                              "use a larger vocabulary or a shorter sequence")
+        if N > V // 2 - 1:
+            raise OrderError(f"num_kv_pairs: the key pool [1, V/2) holds {V // 2 - 1} keys, "
+                             f"found N = {N}; use a larger vocabulary")
         if 2 * N * P + 2 * N > L:
             raise OrderError(f"num_kv_pairs: need 2 N num_passes + 2 N <= L (each key queried "
                              f"once after the context), found N = {N}, num_passes = {P}, "
                              f"L = {L}; at most {L // (2 * P + 2)} pairs fit")
-        if N > V // 2 - 1:
-            raise OrderError(f"num_kv_pairs: the key pool [1, V/2) holds {V // 2 - 1} keys, "
-                             f"found N = {N}; use a larger vocabulary")
         if not (np.isfinite(self.power_a) and self.power_a > 0):
             raise OrderError(f"power_a: expected a positive power, found {self.power_a}")
 
