@@ -38,9 +38,13 @@ weight's decay ``(1 - beta/d)^tau`` and the crosstalk energy) and :func:`modal_p
 modal memory: every term weighted by ``Re lambda^tau``); :func:`predict_recall` combines a memory
 name with the conditional predictor.
 
-Accuracy (measured by ``mccc recall --check``; the report's "capacity" section lists every cell):
-for linear attention with unit keys the conditional predictor is within 0.006 of Monte-Carlo for
-V = 64 and V = 2d, d in {32, 64, 128}, N in [d/4, 2d].
+Accuracy on THEORY's grid (d in {32, 64, 128}, N in {d/4, d/2, d, 2d}; the report's "capacity"
+section lists every cell), worst ``|predicted - measured|`` for V in {64, 2d}:
+linear attention 0.0071 (and 0.0018 at V = 1024; ``mccc recall --grid --trials 3000 --seed 1``),
+delta rule 0.025, least squares 0.016, MCCC with m = d, d/2, d/4 modes 0.007, 0.012, 0.016
+(1000 trials per cell, intervals about +-0.015; ``mccc recall --grid --memory delta --memory
+least_squares --memory mccc --memory mccc/2 --memory mccc/4 --trials 1000`` measures them). The
+naive predictor is off by up to 0.30 for V <= 2d and 0.62 at V = 1024.
 """
 
 from __future__ import annotations

@@ -104,9 +104,9 @@ class GridRow:
 
 
 def theory_grid(quick: bool = False) -> list[tuple[int, int, int]]:
-    """THEORY §5's grid: d in {32, 64, 128}, N in {d/4, d/2, d, 2d}, V in {64, 2d} (+1024).
+    """THEORY §5's grid: d in {32, 64, 128}, N in {d/4, d/2, d, 2d}, V in {64, 2d, 1024}.
 
-    ``quick``: d in {32, 64}, N in {d/2, 2d}, V = 64 (and 2d).
+    ``quick``: d in {32, 64}, N in {d/2, 2d}, V in {64, 2d}.
     """
     ds = (32, 64) if quick else (32, 64, 128)
     cells = []
@@ -127,8 +127,7 @@ def compare_grid(names, cells, *, trials: int = 2000, seed: int = 0, alpha: floa
         Memory names (:data:`MEMORY_NAMES`).
     cells : sequence of (d, N, V)
     trials : int
-        Monte-Carlo trials per cell; every trial queries all N items, so about
-        ``max(trials, 16 trials / N)`` ... see Notes.
+        Monte-Carlo trials per cell (each queries all N stored items).
     seed, alpha : as in :func:`~mccc_theory.recall.measure.measure_recall`.
     progress : callable, optional
         Called with a message per cell.

@@ -100,7 +100,7 @@ def _predicted_vs_measured(ctx: ReportContext, sec: Section) -> list:
     from ..recall.grid import compare_grid, theory_grid
 
     cells = theory_grid(quick=ctx.quick)
-    trials = 150 if ctx.quick else 3000
+    trials = 150 if ctx.quick else 2000
     ctx.progress(f"capacity: linear attention on {len(cells)} cells")
     rows = compare_grid(["linear"], cells, trials=trials, seed=ctx.seed,
                         progress=lambda m: None)
@@ -109,8 +109,8 @@ def _predicted_vs_measured(ctx: ReportContext, sec: Section) -> list:
                     "dpfp2", "dpfp3", "taylor2", "softmax"])
     ocells = [(32, 16, 64), (32, 64, 64)] if ctx.quick else [c for c in cells if c[2] != 1024]
     ctx.progress(f"capacity: {len(others)} more memories on {len(ocells)} cells")
-    orows = compare_grid(others, ocells, trials=trials, seed=ctx.seed + 1, naive=False,
-                         progress=lambda m: None)
+    orows = compare_grid(others, ocells, trials=trials if ctx.quick else 500,
+                         seed=ctx.seed + 1, naive=False, progress=lambda m: None)
     sec.add("<h3>Predicted against measured recall (codebook task)</h3>")
     sec.add(paragraph(
         "Keys uniform on the unit sphere of R^d, a fresh codebook of V unit vectors in R^d per "
