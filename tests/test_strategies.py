@@ -17,7 +17,7 @@ from mccc_theory.testing.strategies import (
 @given(modal_systems(m=(1, 5), n_inputs=2, n_outputs=(1, 3)))
 def test_sizes_and_stability(system):
     assert isinstance(system, ModalSystem)
-    assert 1 <= system.m <= 5 and system.n_inputs == 2 and 1 <= system.n_outputs <= 3
+    assert system.m in range(1, 6) and system.n_inputs == 2 and system.n_outputs in range(1, 4)
     assert np.all(system.s.real < 0)
 
 
@@ -84,7 +84,7 @@ def test_log_eigenvalues_strategy(s):
 
 @given(input_sequences(length=(1, 5), n_inputs=2, complex_values=True))
 def test_input_sequences(u):
-    assert 1 <= u.shape[0] <= 5 and u.shape[1] == 2 and np.iscomplexobj(u)
+    assert u.shape[0] in range(1, 6) and u.shape[1] == 2 and np.iscomplexobj(u)
 
 
 @pytest.mark.parametrize("kwargs, exc, pattern", [
