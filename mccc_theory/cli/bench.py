@@ -13,6 +13,8 @@ EPILOG = """examples:
   mccc bench --quick             # small sizes (seconds)
   mccc bench --only gramians --json bench.json
   mccc bench --json reports/bench.json   # what `make bench` runs; the report shows this file
+
+Exit code 1 when a measured ratio misses the target named in the issues (listed on stderr).
 """
 
 BENCH_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -61,4 +63,7 @@ def run(args) -> int:
             "measured_at": datetime.datetime.now().isoformat(timespec="seconds"),
             "machine": f"{platform.platform()}, {platform.machine()}",
             "quick": bool(args.quick), "tables": tables}, indent=2))
-    return 0
+    missed = [(t["title"], c) for t in tables for c in t["checks"] if not c["ok"]]
+    for title, c in missed:
+        print(f"MISSED: {title}: {c['item']}: {c['value']}, target {c['target']}", file=sys.stderr)
+    return 1 if missed else 0

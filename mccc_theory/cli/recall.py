@@ -12,6 +12,7 @@ EPILOG = """examples:
   mccc recall --memory linear --memory delta --d 32 --N 16 --N 64 --V 64
   mccc recall --grid --check                    # THEORY grid; exit 1 if a gap exceeds 0.03
   mccc recall --grid --memory mccc --memory mccc/4 --json recall.json --plot recall.png
+  mccc recall --grid --memory all --trials 1000 --workers 2   # every memory, two processes
   mccc recall --task mqar --config zoology-fig2-L128 --d 64 --memory all
   mccc recall --list                            # memory and configuration names
 
@@ -38,6 +39,9 @@ def add_arguments(p) -> None:
                    help="MQAR configuration name (with --task mqar)")
     p.add_argument("--trials", type=int, default=None, help="Monte-Carlo trials per cell")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1, metavar="P",
+                   help="processes running grid cells side by side (results do not depend on "
+                   "it; default 1)")
     p.add_argument("--alpha", type=float, default=0.05,
                    help="false-alarm probability of the confidence intervals")
     p.add_argument("--check", action="store_true",
@@ -76,7 +80,9 @@ def _run_codebook(args, names, bar):
             raise OrderError(f"--d/--N/--V: expected d >= 2, N >= 1, V >= 2, found d={d}, "
                              f"N={N}, V={V}")
     trials = args.trials or (200 if args.quick else 2000)
+    bar.reset(total=len(names) * len(cells))
     rows = compare_grid(names, cells, trials=trials, seed=args.seed, alpha=args.alpha,
+                        workers=args.workers,
                         progress=lambda m: bar.set_postfix_str(m) or bar.update(1))
     print(f"{'memory':<14}{'d':>5}{'N':>6}{'V':>6}{'state':>8}{'predicted':>11}{'naive':>8}"
           f"{'measured':>10}  {'interval':<17}{'gap':>8}  predictor")

@@ -117,8 +117,22 @@ def theory_grid(quick: bool = False) -> list[tuple[int, int, int]]:
     return cells
 
 
+def _cell(name: str, d: int, N: int, V: int, k: int, trials: int, seed: int, alpha: float,
+          naive: bool) -> GridRow:
+    """One grid cell (module level so that worker processes can run it)."""
+    task = CodebookTask(d, N, V)
+    mem = make_memory(name, d, N)
+    if naive:
+        (p, pn), kind = predicted(name, mem, task, seed=seed + 7919 * k)
+    else:
+        p, kind = predicted(name, mem, task, method="conditional", seed=seed + 7919 * k)
+        pn = float("nan")
+    res = measure_recall(mem, task, trials=trials, seed=seed + k, alpha=alpha)
+    return GridRow(name, d, N, V, p, pn, kind, res.recall, res.low, res.high, res.state_size)
+
+
 def compare_grid(names, cells, *, trials: int = 2000, seed: int = 0, alpha: float = 0.05,
-                 naive: bool = True, progress=None) -> list[GridRow]:
+                 naive: bool = True, progress=None, workers: int = 1) -> list[GridRow]:
     """Predicted (conditional and, if ``naive``, independent-rivals) and measured recall.
 
     Parameters
@@ -130,29 +144,45 @@ def compare_grid(names, cells, *, trials: int = 2000, seed: int = 0, alpha: floa
         Monte-Carlo trials per cell (each queries all N stored items).
     seed, alpha : as in :func:`~mccc_theory.recall.measure.measure_recall`.
     progress : callable, optional
-        Called with a message per cell.
+        Called with a message per finished cell.
+    workers : int
+        Processes running cells side by side (``1``: in this process). The rows do not depend
+        on it: every cell draws from its own seed.
+
+    Returns
+    -------
+    list of GridRow
+        One row per (memory, cell), memories outermost, in the order given.
 
     Notes
     -----
     Each trial queries every stored item; the interval is the empirical-Bernstein interval of
-    the per-trial recall (queries of one trial are dependent).
+    the per-trial recall (queries of one trial are dependent). Worker processes are *spawned*
+    (not forked): the parent may hold JAX or torch thread pools, which do not survive a fork.
+    A script that calls this with ``workers > 1`` must do so under
+    ``if __name__ == "__main__":`` (spawned workers import the main module).
     """
     trials = check_positive_int(trials, "trials")
+    workers = check_positive_int(workers, "workers")
     for n in names:
         check_choice(n, "memory", MEMORY_NAMES)
-    rows = []
-    for name in names:
-        for k, (d, N, V) in enumerate(cells):
-            if progress:
-                progress(f"{name}: d={d} N={N} V={V}")
-            task = CodebookTask(d, N, V)
-            mem = make_memory(name, d, N)
-            if naive:
-                (p, pn), kind = predicted(name, mem, task, seed=seed + 7919 * k)
-            else:
-                p, kind = predicted(name, mem, task, method="conditional", seed=seed + 7919 * k)
-                pn = float("nan")
-            res = measure_recall(mem, task, trials=trials, seed=seed + k, alpha=alpha)
-            rows.append(GridRow(name, d, N, V, p, pn, kind, res.recall, res.low, res.high,
-                                res.state_size))
+    jobs = [(name, d, N, V, k, trials, seed, alpha, naive)
+            for name in names for k, (d, N, V) in enumerate(cells)]
+
+    def done(row: GridRow) -> GridRow:
+        if progress:
+            progress(f"{row.memory}: d={row.d} N={row.N} V={row.V}")
+        return row
+
+    if workers == 1 or len(jobs) <= 1:
+        return [done(_cell(*job)) for job in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    rows: list[GridRow | None] = [None] * len(jobs)
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_cell, *job): i for i, job in enumerate(jobs)}
+        for fut in as_completed(futures):
+            rows[futures[fut]] = done(fut.result())
     return rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
 from dataclasses import dataclass, field
 
 __all__ = ["RawHTML", "Section", "SummaryRow", "ReportContext", "figure_html", "table_html", "paragraph"]
@@ -39,10 +40,15 @@ class Section:
 
 @dataclass
 class ReportContext:
-    """What every section builder receives: the size of the run and a progress callback."""
+    """What every section builder receives: the size of the run and a progress callback.
+
+    ``workers``: processes a section may use for independent Monte-Carlo cells (default: one
+    per CPU core).
+    """
 
     quick: bool = False
     seed: int = 0
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     def progress(self, message: str) -> None:
         import sys
