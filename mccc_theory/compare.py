@@ -213,8 +213,10 @@ def plot_comparison(comp: Comparison):
                 sel = sorted((r for r in rows if r.params["family"] == fam),
                              key=lambda r: r.params["m"])
                 m = [r.params["m"] for r in sel]
-                line, = ax.semilogy(m, [max(r.bound, 1e-17) for r in sel], "--",
-                                    label=f"{fam}: lower bound sigma_(m+1)/sigma_1")
+                # a zero bound (m >= rank W: exact fits exist) has no place on a log axis
+                pos = [r for r in sel if r.bound > 0]
+                line, = ax.semilogy([r.params["m"] for r in pos], [r.bound for r in pos], "--",
+                                    label=f"{fam}: lower bound sigma_(m+1)/sigma_1 (> 0)")
                 ax.semilogy(m, [max(r.measured, 1e-17) for r in sel], "o",
                             color=line.get_color(), label=f"{fam}: measured")
             bad = [r for r in rows if r.violates]
@@ -232,7 +234,7 @@ def plot_comparison(comp: Comparison):
             ax.plot(bad, [rows[i].measured for i in bad], "x", color="red", ms=12,
                     label="violates the bound")
             ax.set_xticks(x, [f"{r.model}\nd={r.params['d']} N={r.params['N']}" for r in rows],
-                          fontsize=7)
+                          fontsize=7, rotation=35, ha="right")
             ax.set_ylim(-0.02, 1.05)
             ax.set_title("Recall against prediction and information bound")
         ax.legend(fontsize=7)

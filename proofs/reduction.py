@@ -66,6 +66,19 @@ def _sv_tau(system, sigma: float) -> float:
     return 10 * d / (sigma + np.sqrt(d))
 
 
+def aak_allowance(system, hsv: np.ndarray, r: int, error, e_hankel: float) -> float:
+    """Rounding allowance for ``| ||G - G_r||_H - sigma_{r+1} |`` of an order-``r`` AAK model.
+
+    ``hsv`` are the significant Hankel singular values of ``system`` (``hsv[r]`` is
+    ``sigma_{r+1}``), ``error`` the error system ``G - G_r`` and ``e_hankel`` its computed Hankel
+    norm. The construction divides by ``sigma_i^2 - sigma_{r+1}^2``, so rounding in the balanced
+    realization is amplified by up to ``1 / gap`` (relative gap of ``sigma_{r+1}`` to its
+    neighbours); measuring ``||E||_H`` adds its own Gramian error.
+    """
+    gap = min(abs(hsv[j] - hsv[r]) / hsv[r] for j in (r - 1, r + 1) if 0 <= j < hsv.size)
+    return _sv_tau(system, hsv[r]) * max(1.0, 1.0 / gap) + _sv_tau(error, e_hankel)
+
+
 def _tf_tau(system, hsv: np.ndarray, r: int) -> float:
     """Allowance for transfer-function values of an order-``r`` projection (module docstring)."""
     g = hinf_norm(system, rtol=1e-6).upper
@@ -168,10 +181,7 @@ def _aak_attains(example):
     res = hankel_norm_approximation(system, r)
     E = error_system(system, res.reduced)
     e_hankel = hankel_norm(E)
-    gap = min(abs(sig[j] - sig[r]) / sig[r] for j in (r - 1, r + 1) if 0 <= j < sig.size)
-    # The construction divides by sigma_i^2 - sigma_{r+1}^2: rounding in the balanced
-    # realization is amplified by up to 1/gap; measuring ||E||_H adds its own Gramian error.
-    tau = _sv_tau(system, sig[r]) * max(1.0, 1.0 / gap) + _sv_tau(E, e_hankel)
+    tau = aak_allowance(system, sig, r, E, e_hankel)
     stable = 1 - res.reduced.spectral_radius()
     return min(1 - abs(e_hankel - res.hankel_error) / tau, 1.0 if stable > 0 else stable)
 
@@ -306,7 +316,7 @@ def _optimal_monotone(example):
         E = error_system(system, res.reduced)
         e = hankel_norm(E)
         # each achieved error is sigma_{r+1} within the aak_attains_sigma allowance
-        tau = _sv_tau(system, sig[r]) * max(1.0, 1.0 / gap) + _sv_tau(E, e)
+        tau = aak_allowance(system, sig, r, E, e)
         if prev is not None:
             worst = min(worst, _leq(e, prev[0], tau + prev[1]))
         prev = (e, tau)

@@ -6,6 +6,7 @@ import base64
 import html
 import io
 import os
+import time
 from dataclasses import dataclass, field
 
 __all__ = ["RawHTML", "Section", "SummaryRow", "ReportContext", "figure_html", "table_html", "paragraph"]
@@ -49,11 +50,14 @@ class ReportContext:
     quick: bool = False
     seed: int = 0
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    started: float = field(default_factory=time.perf_counter)
 
     def progress(self, message: str) -> None:
+        """One stderr line, stamped with the minutes and seconds since the run started."""
         import sys
 
-        print(f"  [report] {message}", file=sys.stderr, flush=True)
+        m, s = divmod(int(time.perf_counter() - self.started), 60)
+        print(f"  [report {m:02d}:{s:02d}] {message}", file=sys.stderr, flush=True)
 
 
 def figure_html(fig, *, alt: str, width: int = 720) -> str:
