@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -94,13 +95,8 @@ def _exact_facts(ctx: ReportContext, sec: Section) -> None:
 
 def _counter(ctx: ReportContext, total: int):
     """A progress callback numbering the finished cells."""
-    done = [0]
-
-    def report(message: str) -> None:
-        done[0] += 1
-        ctx.progress(f"capacity: {done[0]}/{total} {message}")
-
-    return report
+    finished = itertools.count(1)
+    return lambda message: ctx.progress(f"capacity: {next(finished)}/{total} {message}")
 
 
 def _predicted_vs_measured(ctx: ReportContext, sec: Section) -> list:
