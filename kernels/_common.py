@@ -29,7 +29,7 @@ from mccc_theory.errors import (
 
 __all__ = [
     "NonContiguousError", "Spec", "check_planes", "resolve_dtype", "check_params",
-    "unit_roundoff", "INPUT_DTYPES", "PARAM_DTYPES",
+    "unit_roundoff", "to_float64", "INPUT_DTYPES", "PARAM_DTYPES",
 ]
 
 #: dtypes accepted for the source/query inputs (widened to the compute dtype on load)
@@ -152,6 +152,19 @@ def check_params(nu, theta, *, compute: str | None = None) -> str:
     return dn
 
 
+def to_float64(x) -> np.ndarray | None:
+    """A NumPy float64 copy of a NumPy/JAX array or torch tensor (bf16/fp16 widened exactly);
+    ``None`` stays ``None``. The references compute in float64 from these."""
+    if x is None:
+        return None
+    if hasattr(x, "detach"):
+        x = x.detach().cpu()
+        if str(x.dtype) in ("torch.bfloat16", "torch.float16"):
+            x = x.float()
+        return x.double().numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
 def _to_numpy(x) -> np.ndarray | None:
     """Concrete values as NumPy, or ``None`` for a traced JAX value (its values cannot be checked)."""
     if hasattr(x, "detach"):
@@ -161,13 +174,6 @@ def _to_numpy(x) -> np.ndarray | None:
         return np.asarray(x)
     except Exception:  # jax tracer: no concrete value during tracing
         return None
-
-
-def check_choice(value, name: str, choices) -> str:
-    if value not in choices:
-        raise MethodError(f"{name}: expected one of {', '.join(map(repr, choices))}, "
-                          f"found {value!r}")
-    return value
 
 
 def check_chunk(chunk) -> int:

@@ -48,9 +48,9 @@ MUTANTS = (
     Mutant("scan.triton.off_by_one_mode_mask", "sequential forward skips the last mode",
            "modal_scan", "triton", "modal_scan.triton",
            (("    mask = offs < M\n    rate, th, lr, li = _lam(nu_ptr, th_ptr, offs, mask)\n"
-             "    if HAS_H0:\n        h_re",
+             "    h_re, h_im = _initial_state(",
              "    mask = offs < M - 1\n    rate, th, lr, li = _lam(nu_ptr, th_ptr, offs, mask)\n"
-             "    if HAS_H0:\n        h_re", 0),)),
+             "    h_re, h_im = _initial_state(", 0),)),
     Mutant("scan.triton.wrong_chunk_carry", "the carry is read from the chunk's last row even "
            "when the last chunk is partial", "modal_scan", "triton", "modal_scan.triton",
            (("sel = (jj == last)[:, None]", "sel = (jj == K - 1)[:, None]", 0),)),
@@ -104,8 +104,8 @@ MUTANTS = (
     Mutant("readout.triton.masked_modes_in_softmax", "padding modes counted in the softmax "
            "normaliser (mode count not a multiple of the block)", "modal_readout", "triton",
            "modal_readout.triton",
-           (("                     other=float(\"-inf\")).to(tl.float32)\n        s += ",
-             "                     other=0.0).to(tl.float32)\n        s += ", 0),)),
+           (("                     other=float(\"-inf\")).to(mx.dtype)\n        s += ",
+             "                     other=0.0).to(mx.dtype)\n        s += ", 0),)),
     Mutant("readout.torch.linear_dC_im_sign", "gradient of Im C with the wrong sign",
            "modal_readout", "torch", "modal_readout.torch",
            (("dCi = -core.mix_backward_w(Ci, Hi", "dCi = core.mix_backward_w(Ci, Hi", 0),)),

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 from mccc_theory.attention import (
     alibi_slopes,
@@ -32,11 +31,7 @@ from mccc_theory.gramians import hankel_singular_values
 EPS = np.finfo(float).eps
 
 
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    # Small dense factorizations: threads only oversubscribe the shared CI cores.
-    with threadpool_limits(limits=1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 @pytest.fixture(scope="module")

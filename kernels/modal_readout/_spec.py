@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from mccc_theory.errors import EmptyInputError, ShapeError
+from mccc_theory.validation import check_choice
 
-from .._common import INPUT_DTYPES, Spec, check_choice, check_planes, check_tensor, resolve_dtype
+from .._common import INPUT_DTYPES, Spec, check_planes, check_tensor, resolve_dtype
 
 MIXES = ("linear", "softmax")
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._common import unit_roundoff
+from .._common import to_float64, unit_roundoff
 from ._spec import validate_readout
 
 __all__ = ["modal_readout", "modal_readout_vjp", "error_model", "grad_names"]
@@ -35,27 +35,16 @@ def grad_names(mix: str) -> tuple[str, ...]:
         ("H_re", "H_im", "C_re", "g_re", "g_im")
 
 
-def _f64(x):
-    if x is None:
-        return None
-    if hasattr(x, "detach"):
-        x = x.detach().cpu()
-        if str(x.dtype) in ("torch.bfloat16", "torch.float16"):
-            x = x.float()
-        return x.double().numpy()
-    return np.asarray(x, dtype=np.float64)
-
-
 def _softmax(S):
     e = np.exp(S - S.max(-1, keepdims=True))
     return e / e.sum(-1, keepdims=True)
 
 
 def _load(H_re, H_im, C_re, C_im, g_re, g_im):
-    Hr, Hi, Cr, Ci = _f64(H_re), _f64(H_im), _f64(C_re), _f64(C_im)
+    Hr, Hi, Cr, Ci = to_float64(H_re), to_float64(H_im), to_float64(C_re), to_float64(C_im)
     m = Hr.shape[1]
-    gr = np.ones(m) if g_re is None else _f64(g_re)
-    gi = np.zeros(m) if g_im is None else _f64(g_im)
+    gr = np.ones(m) if g_re is None else to_float64(g_re)
+    gi = np.zeros(m) if g_im is None else to_float64(g_im)
     return Hr, Hi, Cr, Ci, gr, gi
 
 
@@ -72,7 +61,7 @@ def modal_readout_vjp(H_re, H_im, C_re, C_im, gy, *, mix="linear", g_re=None, g_
     """Reference VJP of ``sum(gy * y)``: dict keyed by :func:`grad_names`."""
     validate_readout(H_re, H_im, C_re, C_im, mix=mix, g_re=g_re, g_im=g_im)
     Hr, Hi, Cr, Ci, gr, gi = _load(H_re, H_im, C_re, C_im, g_re, g_im)
-    gy = _f64(gy)
+    gy = to_float64(gy)
     T = lambda X: np.swapaxes(X, 1, 2)  # noqa: E731
     if mix == "linear":
         return {"H_re": T(Cr) @ gy, "H_im": -T(Ci) @ gy, "C_re": gy @ T(Hr), "C_im": -gy @ T(Hi)}
@@ -102,7 +91,7 @@ def error_model(H_re, H_im, C_re, C_im=None, gy=None, *, mix="linear", g_re=None
         out = {"y": eps * (m + 3) * mag + floor}
         if gy is None:
             return out
-        G = np.abs(_f64(gy))
+        G = np.abs(to_float64(gy))
         out.update({"H_re": eps * (Q + 2) * (T(aCr) @ G) + floor,
                     "H_im": eps * (Q + 2) * (T(aCi) @ G) + floor,
                     "C_re": eps * (d_v + 2) * (G @ T(aHr)) + floor,
@@ -114,7 +103,7 @@ def error_model(H_re, H_im, C_re, C_im=None, gy=None, *, mix="linear", g_re=None
     out = {"y": (a * (rel_a + eps * (m + 4))) @ Zm + floor}
     if gy is None:
         return out
-    G = np.abs(_f64(gy))
+    G = np.abs(to_float64(gy))
     GA = G @ T(Zm)
     tol_ga = eps * (d_v + 4) * GA
     dot = np.sum(a * GA, -1, keepdims=True)

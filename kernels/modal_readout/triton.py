@@ -23,22 +23,27 @@ BLOCK_O = 16
 
 
 @triton.jit
-def _lse(l_ptr, row_base, rn, nmask, M, BLOCK_N: tl.constexpr, BLOCK_M: tl.constexpr):
-    """Per query row: max and log-sum-exp of the logits over all M modes (two passes)."""
-    mx = tl.full([BLOCK_N], float("-inf"), dtype=tl.float32)
+def _lse(l_ptr, row_base, rn, nmask, M, F64: tl.constexpr, BLOCK_N: tl.constexpr,
+         BLOCK_M: tl.constexpr):
+    """Per query row: max and log-sum-exp of the logits over all M modes (two passes), in
+    float64 for float64 logits, else in float32."""
+    if F64:
+        mx = tl.full([BLOCK_N], float("-inf"), dtype=tl.float64)
+    else:
+        mx = tl.full([BLOCK_N], float("-inf"), dtype=tl.float32)
     for m0 in range(0, M, BLOCK_M):
         rm = m0 + tl.arange(0, BLOCK_M)
         msk = nmask[:, None] & (rm < M)[None, :]
         lg = tl.load(l_ptr + row_base + rn[:, None] * M + rm[None, :], mask=msk,
-                     other=float("-inf")).to(tl.float32)
+                     other=float("-inf")).to(mx.dtype)
         mx = tl.maximum(mx, tl.max(lg, axis=1))
     mx = tl.where(nmask, mx, 0.0)
-    s = tl.zeros([BLOCK_N], dtype=tl.float32)
+    s = tl.zeros_like(mx)
     for m0 in range(0, M, BLOCK_M):
         rm = m0 + tl.arange(0, BLOCK_M)
         msk = nmask[:, None] & (rm < M)[None, :]
         lg = tl.load(l_ptr + row_base + rn[:, None] * M + rm[None, :], mask=msk,
-                     other=float("-inf")).to(tl.float32)
+                     other=float("-inf")).to(mx.dtype)
         s += tl.sum(tl.exp(lg - mx[:, None]), axis=1)
     return mx + tl.log(tl.where(nmask, s, 1.0))
 
@@ -58,26 +63,6 @@ def _weights(l_ptr, row_base, rn, rm, msk, lse, M, SOFTMAX: tl.constexpr, F64: t
     else:
         a = tl.load(l_ptr + row_base + rn[:, None] * M + rm[None, :], mask=msk, other=0.0)
     return a
-
-
-@triton.jit
-def _lse64(l_ptr, row_base, rn, nmask, M, BLOCK_N: tl.constexpr, BLOCK_M: tl.constexpr):
-    mx = tl.full([BLOCK_N], float("-inf"), dtype=tl.float64)
-    for m0 in range(0, M, BLOCK_M):
-        rm = m0 + tl.arange(0, BLOCK_M)
-        msk = nmask[:, None] & (rm < M)[None, :]
-        lg = tl.load(l_ptr + row_base + rn[:, None] * M + rm[None, :], mask=msk,
-                     other=float("-inf"))
-        mx = tl.maximum(mx, tl.max(lg, axis=1))
-    mx = tl.where(nmask, mx, 0.0)
-    s = tl.zeros([BLOCK_N], dtype=tl.float64)
-    for m0 in range(0, M, BLOCK_M):
-        rm = m0 + tl.arange(0, BLOCK_M)
-        msk = nmask[:, None] & (rm < M)[None, :]
-        lg = tl.load(l_ptr + row_base + rn[:, None] * M + rm[None, :], mask=msk,
-                     other=float("-inf"))
-        s += tl.sum(tl.exp(lg - mx[:, None]), axis=1)
-    return mx + tl.log(tl.where(nmask, s, 1.0))
 
 
 @triton.jit
@@ -105,10 +90,7 @@ def _fwd(za, zb, g_re, g_im, l_ptr, y_ptr, lse_ptr, N, M, O,
     nmask = rn < N
     row_base = b * N * M
     if SOFTMAX:
-        if F64:
-            lse = _lse64(l_ptr, row_base, rn, nmask, M, BLOCK_N, BLOCK_M)
-        else:
-            lse = _lse(l_ptr, row_base, rn, nmask, M, BLOCK_N, BLOCK_M)
+        lse = _lse(l_ptr, row_base, rn, nmask, M, F64, BLOCK_N, BLOCK_M)
         if tl.program_id(2) == 0:
             tl.store(lse_ptr + b * N + rn, lse, mask=nmask)
     else:
@@ -128,9 +110,25 @@ def _fwd(za, zb, g_re, g_im, l_ptr, y_ptr, lse_ptr, N, M, O,
 
 
 @triton.jit
+def _weights_and_grad(za, zb, g_re, g_im, l_ptr, gy_ptr, b, row_base, rn, rm, nmask, msk, lse,
+                      N, M, O, SOFTMAX: tl.constexpr, HAS_G: tl.constexpr, F64: tl.constexpr,
+                      BLOCK_O: tl.constexpr):
+    """Weight tile ``a`` (BLOCK_N, BLOCK_M) and its cotangent ``ga = gy Z^T`` over all outputs."""
+    a = _weights(l_ptr, row_base, rn, rm, msk, lse, M, SOFTMAX, F64)
+    ga = tl.zeros_like(a)
+    for o0 in range(0, O, BLOCK_O):
+        ro = o0 + tl.arange(0, BLOCK_O)
+        z = _z(za, zb, g_re, g_im, b, rm, ro, M, O, HAS_G)
+        gy = tl.load(gy_ptr + b * N * O + rn[:, None] * O + ro[None, :],
+                     mask=nmask[:, None] & (ro < O)[None, :], other=0.0)
+        ga += tl.sum(gy[:, None, :] * z[None, :, :], axis=2)
+    return a, ga
+
+
+@triton.jit
 def _bwd_w(za, zb, g_re, g_im, l_ptr, gy_ptr, lse_ptr, dl_ptr, N, M, O,
            SOFTMAX: tl.constexpr, HAS_G: tl.constexpr, F64: tl.constexpr, BLOCK_N: tl.constexpr,
-                BLOCK_M: tl.constexpr, BLOCK_O: tl.constexpr):
+           BLOCK_M: tl.constexpr, BLOCK_O: tl.constexpr):
     """dw = a (ga - sum_i a ga) (softmax) or ga (linear), with ga = gy Z^T."""
     b = tl.program_id(0).to(tl.int64)
     rn = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -148,26 +146,14 @@ def _bwd_w(za, zb, g_re, g_im, l_ptr, gy_ptr, lse_ptr, dl_ptr, N, M, O,
         for m0 in range(0, M, BLOCK_M):
             rm = m0 + tl.arange(0, BLOCK_M)
             msk = nmask[:, None] & (rm < M)[None, :]
-            a = _weights(l_ptr, row_base, rn, rm, msk, lse, M, SOFTMAX, F64)
-            ga = tl.zeros_like(a)
-            for o0 in range(0, O, BLOCK_O):
-                ro = o0 + tl.arange(0, BLOCK_O)
-                z = _z(za, zb, g_re, g_im, b, rm, ro, M, O, HAS_G)
-                gy = tl.load(gy_ptr + b * N * O + rn[:, None] * O + ro[None, :],
-                             mask=nmask[:, None] & (ro < O)[None, :], other=0.0)
-                ga += tl.sum(gy[:, None, :] * z[None, :, :], axis=2)
+            a, ga = _weights_and_grad(za, zb, g_re, g_im, l_ptr, gy_ptr, b, row_base, rn, rm,
+                                      nmask, msk, lse, N, M, O, SOFTMAX, HAS_G, F64, BLOCK_O)
             dot += tl.sum(a * ga, axis=1)
     for m0 in range(0, M, BLOCK_M):
         rm = m0 + tl.arange(0, BLOCK_M)
         msk = nmask[:, None] & (rm < M)[None, :]
-        a = _weights(l_ptr, row_base, rn, rm, msk, lse, M, SOFTMAX, F64)
-        ga = tl.zeros_like(a)
-        for o0 in range(0, O, BLOCK_O):
-            ro = o0 + tl.arange(0, BLOCK_O)
-            z = _z(za, zb, g_re, g_im, b, rm, ro, M, O, HAS_G)
-            gy = tl.load(gy_ptr + b * N * O + rn[:, None] * O + ro[None, :],
-                         mask=nmask[:, None] & (ro < O)[None, :], other=0.0)
-            ga += tl.sum(gy[:, None, :] * z[None, :, :], axis=2)
+        a, ga = _weights_and_grad(za, zb, g_re, g_im, l_ptr, gy_ptr, b, row_base, rn, rm, nmask,
+                                  msk, lse, N, M, O, SOFTMAX, HAS_G, F64, BLOCK_O)
         if SOFTMAX:
             dl = a * (ga - dot[:, None])
         else:
@@ -177,8 +163,8 @@ def _bwd_w(za, zb, g_re, g_im, l_ptr, gy_ptr, lse_ptr, dl_ptr, N, M, O,
 
 @triton.jit
 def _bwd_z(l_ptr, gy_ptr, lse_ptr, gz_ptr, N, M, O,
-            SOFTMAX: tl.constexpr, F64: tl.constexpr, BLOCK_N: tl.constexpr,
-            BLOCK_M: tl.constexpr, BLOCK_O: tl.constexpr):
+           SOFTMAX: tl.constexpr, F64: tl.constexpr, BLOCK_N: tl.constexpr,
+           BLOCK_M: tl.constexpr, BLOCK_O: tl.constexpr):
     """gZ[b, i, o] = sum_n w[b, n, i] gy[b, n, o]."""
     b = tl.program_id(0).to(tl.int64)
     rm = tl.program_id(1) * BLOCK_M + tl.arange(0, BLOCK_M)

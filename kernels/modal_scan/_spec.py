@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from mccc_theory.errors import EmptyInputError, ShapeError
+from mccc_theory.validation import check_choice
 
 from .._common import (
     INPUT_DTYPES,
     Spec,
-    check_choice,
     check_chunk,
     check_params,
     check_planes,

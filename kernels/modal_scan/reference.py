@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._common import unit_roundoff
+from .._common import to_float64, unit_roundoff
 from ._spec import validate_scan
 
 __all__ = ["modal_scan", "modal_scan_vjp", "error_model", "eigenvalues"]
@@ -43,33 +43,22 @@ __all__ = ["modal_scan", "modal_scan_vjp", "error_model", "eigenvalues"]
 GRAD_NAMES = ("u", "nu", "theta", "B_re", "B_im", "h0_re", "h0_im")
 
 
-def _f64(x):
-    if x is None:
-        return None
-    if hasattr(x, "detach"):
-        x = x.detach().cpu()
-        if str(x.dtype) in ("torch.bfloat16", "torch.float16"):
-            x = x.float()
-        return x.double().numpy()
-    return np.asarray(x, dtype=np.float64)
-
-
 def eigenvalues(nu, theta):
     """``lambda = exp(-exp(nu) + i theta)`` in complex128 (``nu = +inf`` gives exactly 0)."""
-    nu = _f64(nu)
-    theta = _f64(theta)
+    nu = to_float64(nu)
+    theta = to_float64(theta)
     with np.errstate(over="ignore"):
         r = np.exp(-np.exp(nu))
     return r * np.exp(1j * theta)
 
 
 def _inputs(u, nu, theta, B_re, B_im, h0_re, h0_im):
-    u = _f64(u)
+    u = to_float64(u)
     lam = eigenvalues(nu, theta)
-    B = _f64(B_re) + 1j * _f64(B_im)
+    B = to_float64(B_re) + 1j * to_float64(B_im)
     batch, _, _ = u.shape
     h0 = np.zeros((batch, B.shape[0]), np.complex128) if h0_re is None \
-        else _f64(h0_re) + 1j * _f64(h0_im)
+        else to_float64(h0_re) + 1j * to_float64(h0_im)
     return u, lam, B, h0
 
 
@@ -107,7 +96,7 @@ def modal_scan_vjp(u, nu, theta, B_re, B_im, h0_re, h0_im, g_re, g_im, *, return
     uu, lam, B, h0 = _inputs(u, nu, theta, B_re, B_im, h0_re, h0_im)
     H = _states(uu, lam, B, h0)
     batch, L, _ = uu.shape
-    g = _f64(g_re) + 1j * _f64(g_im)
+    g = to_float64(g_re) + 1j * to_float64(g_im)
     if not return_all:
         gg = np.zeros(H[:, 1:].shape, np.complex128)
         gg[:, -1] = g
@@ -119,7 +108,7 @@ def modal_scan_vjp(u, nu, theta, B_re, B_im, h0_re, h0_im, g_re, g_im, *, return
         G[:, t] = acc
     dh0 = np.conj(lam) * G[:, 0]
     dlam = np.sum(G * np.conj(H[:, :-1]), axis=(0, 1))
-    nu64 = _f64(nu)
+    nu64 = to_float64(nu)
     with np.errstate(over="ignore", invalid="ignore"):
         dnu = np.where(lam == 0, 0.0, np.real(np.conj(dlam) * (-np.exp(nu64) * lam)))
     dtheta = np.real(np.conj(dlam) * 1j * lam)
@@ -144,10 +133,10 @@ def error_model(u, nu, theta, B_re, B_im, h0_re, h0_im, g_re=None, g_im=None, *,
     batch, L, p = uu.shape
     m = lam.shape[0]
     r = np.abs(lam)
-    nu64 = _f64(nu)
+    nu64 = to_float64(nu)
     with np.errstate(over="ignore"):
         rate = np.where(r == 0, 0.0, np.exp(nu64))
-    c_lam = 4.0 + rate + np.abs(_f64(theta))
+    c_lam = 4.0 + rate + np.abs(to_float64(theta))
     absB = np.abs(B.real) + np.abs(B.imag)
     a = np.einsum("ij,btj->bti", absB, np.abs(uu))
     floor = (L + m + p + 8) * tiny
@@ -163,7 +152,7 @@ def error_model(u, nu, theta, B_re, B_im, h0_re, h0_im, g_re=None, g_im=None, *,
     out = {"h_re": tol_h, "h_im": tol_h}
     if g_re is None:
         return out
-    g = _f64(g_re) + 1j * _f64(g_im)
+    g = to_float64(g_re) + 1j * to_float64(g_im)
     ag = np.abs(g.real) + np.abs(g.imag)
     if not return_all:
         agg = np.zeros((batch, L, m))
@@ -187,7 +176,7 @@ def error_model(u, nu, theta, B_re, B_im, h0_re, h0_im, g_re=None, g_im=None, *,
     mag_lam = np.sum(SG * Sprev, axis=(0, 1))
     tol_nu = np.where(r == 0, floor, rate * r * (tol_lam + (rate + 6) * eps * mag_lam)
                       + floor * (1 + rate))
-    tol_theta = r * (tol_lam + (np.abs(_f64(theta)) + 6) * eps * mag_lam) + floor
+    tol_theta = r * (tol_lam + (np.abs(to_float64(theta)) + 6) * eps * mag_lam) + floor
     tol_h0 = r * (EG[:, 0] + c_lam * eps * SG[:, 0]) + floor
     out.update({"u": tol_du, "nu": tol_nu, "theta": tol_theta, "B_re": tol_B, "B_im": tol_B,
                 "h0_re": tol_h0, "h0_im": tol_h0})

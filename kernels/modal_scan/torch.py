@@ -22,8 +22,8 @@ import os
 import torch
 
 from mccc_theory.errors import BackendUnavailableError
+from mccc_theory.validation import check_choice
 
-from .._common import check_choice
 from ._spec import validate_scan
 
 __all__ = ["modal_scan", "select_backend", "last_backend", "TorchCore", "ModalScanFunction"]

@@ -49,18 +49,32 @@ def _pow(k, rate, th):
 
 
 @triton.jit
+def _causal_pow(lag, rate, th):
+    """lambda^lag where lag >= 0, zero where lag < 0 (one chunk's causal transfer block)."""
+    p_re, p_im = _pow(tl.maximum(lag, 0), rate, th)
+    return tl.where(lag >= 0, p_re, 0.0), tl.where(lag >= 0, p_im, 0.0)
+
+
+@triton.jit
+def _initial_state(h0_re, h0_im, b, M, offs, mask, like, HAS_H0: tl.constexpr):
+    """Row ``b`` of the initial state planes, or zeros shaped and typed like ``like``."""
+    if HAS_H0:
+        h_re = tl.load(h0_re + b * M + offs, mask=mask, other=0.0)
+        h_im = tl.load(h0_im + b * M + offs, mask=mask, other=0.0)
+    else:
+        h_re = tl.zeros_like(like)
+        h_im = tl.zeros_like(like)
+    return h_re, h_im
+
+
+@triton.jit
 def _fwd_seq(x_re, x_im, nu_ptr, th_ptr, h0_re, h0_im, o_re, o_im, L, M,
              HAS_H0: tl.constexpr, ALL: tl.constexpr, BLOCK: tl.constexpr):
     b = tl.program_id(0).to(tl.int64)
     offs = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < M
     rate, th, lr, li = _lam(nu_ptr, th_ptr, offs, mask)
-    if HAS_H0:
-        h_re = tl.load(h0_re + b * M + offs, mask=mask, other=0.0)
-        h_im = tl.load(h0_im + b * M + offs, mask=mask, other=0.0)
-    else:
-        h_re = tl.zeros([BLOCK], dtype=rate.dtype)
-        h_im = tl.zeros([BLOCK], dtype=rate.dtype)
+    h_re, h_im = _initial_state(h0_re, h0_im, b, M, offs, mask, rate, HAS_H0)
     base = b * L * M
     for t in range(0, L):
         xr = tl.load(x_re + base + t * M + offs, mask=mask, other=0.0)
@@ -86,16 +100,9 @@ def _fwd_chunk(x_re, x_im, nu_ptr, th_ptr, h0_re, h0_im, o_re, o_im, L, M,
     rate, th, lr, li = _lam(nu_ptr, th_ptr, offs, mask)
     jj = tl.arange(0, K)
     lag = jj[:, None, None] - jj[None, :, None]  # (K, K, 1): output row j, input column i
-    P_re, P_im = _pow(tl.maximum(lag, 0), rate[None, None, :], th[None, None, :])
-    P_re = tl.where(lag >= 0, P_re, 0.0)
-    P_im = tl.where(lag >= 0, P_im, 0.0)
+    P_re, P_im = _causal_pow(lag, rate[None, None, :], th[None, None, :])
     W_re, W_im = _pow((jj + 1)[:, None], rate[None, :], th[None, :])  # lambda^(j+1), (K, BLOCK)
-    if HAS_H0:
-        c_re = tl.load(h0_re + b * M + offs, mask=mask, other=0.0)
-        c_im = tl.load(h0_im + b * M + offs, mask=mask, other=0.0)
-    else:
-        c_re = tl.zeros([BLOCK], dtype=rate.dtype)
-        c_im = tl.zeros([BLOCK], dtype=rate.dtype)
+    c_re, c_im = _initial_state(h0_re, h0_im, b, M, offs, mask, rate, HAS_H0)
     base = b * L * M
     for c in range(0, (L + K - 1) // K):
         t = c * K + jj
@@ -157,9 +164,7 @@ def _rev_chunk(g_re, g_im, nu_ptr, th_ptr, G_re, G_im, L, M,
     nth = -th
     jj = tl.arange(0, K)
     lag = jj[None, :, None] - jj[:, None, None]  # (K, K, 1): row j, column i, lag i - j
-    Q_re, Q_im = _pow(tl.maximum(lag, 0), rate[None, None, :], nth[None, None, :])
-    Q_re = tl.where(lag >= 0, Q_re, 0.0)
-    Q_im = tl.where(lag >= 0, Q_im, 0.0)
+    Q_re, Q_im = _causal_pow(lag, rate[None, None, :], nth[None, None, :])
     V_re, V_im = _pow((K - jj)[:, None], rate[None, :], nth[None, :])  # conj(lambda)^(K-j)
     c_re = tl.zeros([BLOCK], dtype=rate.dtype)
     c_im = tl.zeros([BLOCK], dtype=rate.dtype)
@@ -199,12 +204,7 @@ def _dlam_seq(x_re, x_im, G_re, G_im, nu_ptr, th_ptr, h0_re, h0_im, d_re, d_im, 
     offs = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < M
     rate, th, lr, li = _lam(nu_ptr, th_ptr, offs, mask)
-    if HAS_H0:
-        h_re = tl.load(h0_re + b * M + offs, mask=mask, other=0.0)
-        h_im = tl.load(h0_im + b * M + offs, mask=mask, other=0.0)
-    else:
-        h_re = tl.zeros([BLOCK], dtype=rate.dtype)
-        h_im = tl.zeros([BLOCK], dtype=rate.dtype)
+    h_re, h_im = _initial_state(h0_re, h0_im, b, M, offs, mask, rate, HAS_H0)
     acc_re = tl.zeros([BLOCK], dtype=rate.dtype)
     acc_im = tl.zeros([BLOCK], dtype=rate.dtype)
     base = b * L * M
@@ -232,21 +232,14 @@ def _dlam_chunk(x_re, x_im, G_re, G_im, nu_ptr, th_ptr, h0_re, h0_im, d_re, d_im
     rate, th, lr, li = _lam(nu_ptr, th_ptr, offs, mask)
     jj = tl.arange(0, K)
     lag = jj[:, None, None] - jj[None, :, None]
-    P_re, P_im = _pow(tl.maximum(lag, 0), rate[None, None, :], th[None, None, :])
-    P_re = tl.where(lag >= 0, P_re, 0.0)
-    P_im = tl.where(lag >= 0, P_im, 0.0)
+    P_re, P_im = _causal_pow(lag, rate[None, None, :], th[None, None, :])
     # previous state h_{t-1} of row j: sum_{i<j} lambda^(j-1-i) x_i + lambda^j carry
     P2_re, P2_im = _pow(tl.maximum(lag - 1, 0), rate[None, None, :], th[None, None, :])
     P2_re = tl.where(lag >= 1, P2_re, 0.0)
     P2_im = tl.where(lag >= 1, P2_im, 0.0)
     W_re, W_im = _pow((jj + 1)[:, None], rate[None, :], th[None, :])
     W2_re, W2_im = _pow(jj[:, None], rate[None, :], th[None, :])
-    if HAS_H0:
-        c_re = tl.load(h0_re + b * M + offs, mask=mask, other=0.0)
-        c_im = tl.load(h0_im + b * M + offs, mask=mask, other=0.0)
-    else:
-        c_re = tl.zeros([BLOCK], dtype=rate.dtype)
-        c_im = tl.zeros([BLOCK], dtype=rate.dtype)
+    c_re, c_im = _initial_state(h0_re, h0_im, b, M, offs, mask, rate, HAS_H0)
     acc_re = tl.zeros([BLOCK], dtype=rate.dtype)
     acc_im = tl.zeros([BLOCK], dtype=rate.dtype)
     base = b * L * M

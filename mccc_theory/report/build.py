@@ -94,6 +94,17 @@ def write_report(out_dir: str | Path, *, quick: bool = False, only: list[str] | 
         Seeds every random draw of every section.
     workers : int, optional
         Processes for independent Monte-Carlo cells (default: one per CPU core).
+
+    Returns
+    -------
+    ReportResult
+        The paths written, the summary rows (``ok`` false for a missed target; the report is
+        written either way), the versions table and the build time.
+
+    Raises
+    ------
+    DTypeError, OrderError
+        ``workers`` not an integer >= 1.
     """
     t_start = time.perf_counter()
     ctx = ReportContext(quick=quick, seed=seed)
