@@ -56,6 +56,15 @@ def _causal_pow(lag, rate, th):
 
 
 @triton.jit
+def _chunk_rows(T_re, T_im, V_re, V_im, u_re, u_im, c_re, c_im):
+    """One chunk's rows ``T u + V c``: causal block T (K, K, BLOCK), inputs u (1, K, BLOCK),
+    carry powers V (K, BLOCK) and carry c (BLOCK,); complex products on split planes."""
+    y_re = tl.sum(T_re * u_re - T_im * u_im, axis=1) + V_re * c_re[None, :] - V_im * c_im[None, :]
+    y_im = tl.sum(T_re * u_im + T_im * u_re, axis=1) + V_re * c_im[None, :] + V_im * c_re[None, :]
+    return y_re, y_im
+
+
+@triton.jit
 def _initial_state(h0_re, h0_im, b, M, offs, mask, like, HAS_H0: tl.constexpr):
     """Row ``b`` of the initial state planes, or zeros shaped and typed like ``like``."""
     if HAS_H0:
@@ -110,8 +119,7 @@ def _fwd_chunk(x_re, x_im, nu_ptr, th_ptr, h0_re, h0_im, o_re, o_im, L, M,
         ptrs = base + t[:, None] * M + offs[None, :]
         xr = tl.load(x_re + ptrs, mask=tmask, other=0.0)[None, :, :]
         xi = tl.load(x_im + ptrs, mask=tmask, other=0.0)[None, :, :]
-        h_re = tl.sum(P_re * xr - P_im * xi, axis=1) + W_re * c_re[None, :] - W_im * c_im[None, :]
-        h_im = tl.sum(P_re * xi + P_im * xr, axis=1) + W_re * c_im[None, :] + W_im * c_re[None, :]
+        h_re, h_im = _chunk_rows(P_re, P_im, W_re, W_im, xr, xi, c_re, c_im)
         if ALL:
             tl.store(o_re + ptrs, h_re, mask=tmask)
             tl.store(o_im + ptrs, h_im, mask=tmask)
@@ -187,8 +195,7 @@ def _rev_chunk(g_re, g_im, nu_ptr, th_ptr, G_re, G_im, L, M,
             gi = tl.where(last, gT_im[None, :], 0.0)
         gr = gr[None, :, :]
         gi = gi[None, :, :]
-        a_re = tl.sum(Q_re * gr - Q_im * gi, axis=1) + V_re * c_re[None, :] - V_im * c_im[None, :]
-        a_im = tl.sum(Q_re * gi + Q_im * gr, axis=1) + V_re * c_im[None, :] + V_im * c_re[None, :]
+        a_re, a_im = _chunk_rows(Q_re, Q_im, V_re, V_im, gr, gi, c_re, c_im)
         tl.store(G_re + ptrs, a_re, mask=tmask)
         tl.store(G_im + ptrs, a_im, mask=tmask)
         first = (jj == 0)[:, None]
@@ -251,14 +258,10 @@ def _dlam_chunk(x_re, x_im, G_re, G_im, nu_ptr, th_ptr, h0_re, h0_im, d_re, d_im
         xi = tl.load(x_im + ptrs, mask=tmask, other=0.0)[None, :, :]
         gr = tl.load(G_re + ptrs, mask=tmask, other=0.0)
         gi = tl.load(G_im + ptrs, mask=tmask, other=0.0)
-        p_re = tl.sum(P2_re * xr - P2_im * xi, axis=1) + W2_re * c_re[None, :] \
-            - W2_im * c_im[None, :]
-        p_im = tl.sum(P2_re * xi + P2_im * xr, axis=1) + W2_re * c_im[None, :] \
-            + W2_im * c_re[None, :]
+        p_re, p_im = _chunk_rows(P2_re, P2_im, W2_re, W2_im, xr, xi, c_re, c_im)
         acc_re += tl.sum(gr * p_re + gi * p_im, axis=0)
         acc_im += tl.sum(gi * p_re - gr * p_im, axis=0)
-        h_re = tl.sum(P_re * xr - P_im * xi, axis=1) + W_re * c_re[None, :] - W_im * c_im[None, :]
-        h_im = tl.sum(P_re * xi + P_im * xr, axis=1) + W_re * c_im[None, :] + W_im * c_re[None, :]
+        h_re, h_im = _chunk_rows(P_re, P_im, W_re, W_im, xr, xi, c_re, c_im)
         last = tl.minimum(L - 1 - c * K, K - 1)
         sel = (jj == last)[:, None]
         c_re = tl.sum(tl.where(sel, h_re, 0.0), axis=0)
