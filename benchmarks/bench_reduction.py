@@ -51,7 +51,9 @@ def ab09ad(ss: StateSpace, order: int) -> StateSpace:
         nr, Ar, Br, Cr, _ = slycot.ab09ad("D", "B", "N", ss.n, ss.n_inputs, ss.n_outputs,
                                           ss.A.copy(), ss.B.copy(), ss.C.copy(), nr=order,
                                           tol=0.0)
-    return StateSpace(Ar, Br, Cr, ss.D)
+    if nr != order:  # AB09AD lowers the order when the Hankel values run out; not comparable
+        raise RuntimeError(f"AB09AD returned order {nr}, asked for {order}")
+    return StateSpace(Ar[:nr, :nr], Br[:nr], Cr[:, :nr], ss.D)
 
 
 def run(quick: bool = False) -> Table:

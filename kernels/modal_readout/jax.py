@@ -16,11 +16,6 @@ from ._spec import validate_readout
 __all__ = ["modal_readout"]
 
 
-def _fd(*xs):
-    return jnp.float64 if any(x.dtype == jnp.float64 for x in xs if x is not None) \
-        else jnp.float32
-
-
 @partial(jax.custom_vjp, nondiff_argnums=(4,))
 def _linear(H_re, H_im, C_re, C_im, fd):
     return C_re.astype(fd) @ H_re.astype(fd) - C_im.astype(fd) @ H_im.astype(fd)
