@@ -395,6 +395,8 @@ def gramian_factor(W, *, method: str = "eigh", rtol: float | None = None) -> Gra
     cut = rtol * scale
     pstrf = sla.lapack.zpstrf if np.iscomplexobj(W) else sla.lapack.dpstrf
     R, piv, rank, info = pstrf(W.copy(), lower=1, tol=cut if cut > 0 else -1.0)
+    if info < 0:  # info = 1 only says W is rank deficient; < 0 is a bad LAPACK argument
+        raise RuntimeError(f"LAPACK ?pstrf rejected argument {-info}")
     L = np.tril(R)[:, :rank]
     P = np.zeros_like(L)
     P[piv - 1] = L
