@@ -60,8 +60,10 @@ def test_block_hankel_structure():
             expect = W[:, i + j] if i + j < 6 else np.zeros(2)
             assert np.array_equal(H[2 * i:2 * i + 2, j], expect)
     H0, H1 = block_hankel(W, tail="free"), block_hankel(W, tail="free", shift=1)
-    assert H0.shape == H1.shape == (6, 3)
-    assert np.array_equal(H1[:2, :], W[:, 1:4]) and np.array_equal(H1[-2:, -1], W[:, 5])
+    # Q = 2, N = 6: r = 2 block rows maximise min(Q r, N - r) = 4 (free_hankel_shape)
+    assert H0.shape == H1.shape == (4, 4)
+    assert np.array_equal(H1[:2, :], W[:, 1:5]) and np.array_equal(H1[-2:, -1], W[:, 5])
+    assert np.array_equal(H0[-2:, :], W[:, 1:5])
 
 
 def test_fir_hsv_match_gramian_hsv_of_the_shift_realization():
@@ -126,7 +128,7 @@ def test_exact_refuses_rank_above_order_and_defective_and_growing(families):
     _, _, W = _expsum(rng, [0.9, 0.5, -0.3], n=30)
     with pytest.raises(OrderError, match=r"numerical rank 3 > order = 2"):
         fit_modal(W, 2, "exact")
-    with pytest.raises(DefectiveError, match=r"not diagonalisable"):
+    with pytest.raises(DefectiveError, match=r"repeated pole"):
         fit_modal(families["lookup"].weights, 20, "exact")
     with pytest.raises(UnstableError, match=r"\|lambda\| = 1.1"):
         fit_modal(1.1 ** np.arange(20), 3, "exact")
@@ -167,6 +169,12 @@ BAD = [
     (lambda: fit_modal(0.5 ** np.arange(2), 1, "exact"), OrderError,
      r"needs at least 3 lags"),
     (lambda: fit_modal(np.zeros(6), 1, "exact"), OrderError, r"all weights are zero"),
+    # defect 10 (issue 12): these reached numpy as LinAlgError
+    (lambda: fit_modal(0.5 ** np.arange(8), 2, rtol=float("nan")), OrderError,
+     r"rtol: expected a relative rank cut in \(0, 1\)"),
+    (lambda: fit_modal(0.5 ** np.arange(8), 2, rtol=2.0), OrderError,
+     r"rtol: expected a relative rank cut in \(0, 1\)"),
+    (lambda: fit_modal(0.5 ** np.arange(8), 2, rtol="1e-8"), DTypeError, r"rtol: expected a float"),
 ]
 
 
@@ -200,3 +208,56 @@ def test_auto_prefers_exact_then_bt(families):
     _, _, W = _expsum(rng, [0.8, 0.3], n=20)
     assert fit_modal(W, 4, "auto").method == "exact"
     assert fit_modal(families["smooth"].weights, 4, "auto").method == "bt"
+
+
+def _confluent(lam, c1, n=40):
+    """Two queries with a double pole at lam: (1 + c1 tau) lam^tau is not a sum of exponentials."""
+    t = np.arange(n)
+    return np.vstack([(1 + c1 * t) * lam ** t, (0.3 - 0.5 * c1 * t) * lam ** t + 0.5 ** t])
+
+
+@pytest.mark.parametrize("lam, c1", [(0.8, 1.0), (0.8, 0.1), (0.95, 0.1), (-0.7, 3.0)])
+def test_exact_refuses_a_split_double_pole(lam, c1):
+    """Defect 6 (issue 12): a double pole came back "exact" as two poles ~1e-8 apart (error
+    1e-9, eigenvector condition ~2e7, below the old 1/sqrt(eps) cut). No diagonal realization
+    exists, so "exact" must refuse."""
+    with pytest.raises(DefectiveError, match=r"weights: .*repeated pole"):
+        fit_modal(_confluent(lam, c1), 4, "exact")
+    assert fit_modal(_confluent(lam, c1), 4, "auto").method == "bt"
+
+
+@pytest.mark.parametrize("gap", [1e-2, 1e-4, 1e-5])
+def test_exact_accepts_close_but_distinct_poles(gap):
+    """The other side of the same test: poles gap apart are resolved from data at rounding level
+    (their separation is far above the eigenvalues' perturbation, ~eps / gap)."""
+    rng = np.random.default_rng(1)
+    lam = np.array([0.8, 0.8 + gap, 0.3])
+    W = exponential_sum_weights(np.log(lam + 0j), rng.standard_normal((2, 3)), 40)
+    fit = fit_modal(W, 4, "exact")
+    assert fit.system.m == 3
+    # poles of a sum with eigenvector condition ~3/gap: ~1e4 N eps / gap
+    assert np.max(np.abs(np.sort(fit.system.lam.real) - np.sort(lam))) <= 1e4 * 40 * EPS / gap
+
+
+def test_exact_chooses_the_hankel_split_from_queries_and_lags():
+    """Defect 6: Q = 3 queries, N = 12 lags, 7 poles determine a realization (a 9 x 9 free-tail
+    Hankel matrix of rank 7 with 3 block rows), but a split fixed at floor(N/2) = 6 block rows
+    gives 18 x 6 (full rank 6) and was refused."""
+    rng = np.random.default_rng(2)
+    lam = [0.9, 0.7, -0.6, 0.5, 0.3, -0.2, 0.1]
+    s, G, W = _expsum(rng, lam, Q=3, n=12)
+    fit = fit_modal(W, 7, "exact")
+    assert fit.system.m == 7
+    far = exponential_sum_weights(s, G, 60)
+    far_hat = fit.system.impulse_response(60)[:, :, 0].T.real
+    # seven real poles down to 0.1 (Hankel condition ~1e6 at N = 12): 1e7 N eps relative
+    assert np.max(np.abs(far - far_hat)) <= 1e7 * 12 * EPS * np.max(np.abs(far))
+
+
+def test_read_once_on_a_defective_truncation_names_the_order():
+    """Defect 7 (issue 12): the sharp windows at m = 8 give a truncated recurrence with a double
+    pole; the error named the internal ``state_space`` and was not documented."""
+    W = standard_families()["sharp"].weights
+    with pytest.raises(DefectiveError, match=r"order: the order-8 recurrence truncated in the "
+                                             r"read-once coordinates has a .*repeated pole"):
+        fit_modal(W, 8, "read_once")

@@ -151,6 +151,9 @@ BAD = [
     (lambda: alibi_bias([0.5])(np.array([-1, 0])), OrderError, r"lags: expected causal lags"),
     (lambda: lag_bias(3.0), DTypeError, r"fn: expected a callable"),
     (lambda: alibi_slopes(0), OrderError, r"n_heads: expected an integer >= 1"),
+    # defect 10 (issue 12): a list scale reached float() as a bare TypeError
+    (lambda: cross_attention(np.ones((2, 3)), np.ones((5, 3)), np.ones((5, 2)), scale=[1.0, 2.0]),
+     ShapeError, r"scale: expected one real number"),
 ]
 
 

@@ -139,3 +139,33 @@ BAD = [
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def _graded_weights(n_sv=30, N=40, Q=36, seed=0):
+    """W = U diag(sigma) V^T with sigma_i = 10^(-12 i / (n_sv - 1)): sigma_24 / sigma_1 ~ 3e-10."""
+    rng = np.random.default_rng(seed)
+    U = np.linalg.qr(rng.standard_normal((Q, n_sv)))[0]
+    V = np.linalg.qr(rng.standard_normal((N, n_sv)))[0]
+    sig = 10.0 ** (-12 * np.arange(n_sv) / (n_sv - 1))
+    return U @ (sig[:, None] * V.T), sig
+
+
+def test_readout_factor_is_used_directly():
+    """Defect 7 (issue 12): the readout Gramian C^H C squares the conditioning, so sigma_i(W) came
+    back with relative error eps (sigma_1 / sigma_i)^2 (2e-4 at sigma_{r+1} = 1e-6 sigma_1) and
+    the rank was read as 19 where the SVD resolves 24. With the factor C itself (and the exact
+    Wc(N) = I of the FIR shift register) a backward-stable SVD gives each sigma_i to
+    ~N eps sigma_1 absolute; 1e3 N eps sigma_1 allows for the factor's own rounding."""
+    from mccc_theory.attention import fir_system
+
+    W, sig = _graded_weights()
+    N = W.shape[1]
+    ro = read_once_projection(fir_system(W), W, N, 1)
+    sv = np.linalg.svd(W, compute_uv=False)
+    k = int(np.sum(sv > N * EPS * sv[0]))  # the SVD's own rank
+    assert ro.rank >= k - 1  # was 19 (Gramian): the rank cut itself may differ by one value
+    tol = 1e3 * N * EPS * sv[0]
+    assert np.all(np.abs(ro.sigma[:k] - sv[:k]) <= tol)
+    r = int(np.argmin(np.abs(sig - 1e-6)))  # sigma_{r+1} ~ 1e-6 sigma_1
+    ro = read_once_projection(fir_system(W), W, N, r)
+    assert abs(ro.error_2 - sv[r]) <= tol  # relative 1e-7 here; was 2e-4 through C^H C

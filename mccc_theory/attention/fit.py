@@ -9,9 +9,11 @@ Methods
 -------
 ``"exact"``
     Ho-Kalman / ERA on the free-tail block Hankel pair ``[a_{i+j}], [a_{i+j+1}]`` (only the N
-    given lags). When its numerical rank n is at most ``order`` (and smaller than both of its
-    dimensions, so the data determine it), the realization of order n reproduces the weights at
-    every lag (T1, Kronecker) and extends them to every source length. Otherwise OrderError.
+    given lags; the split into block rows and columns chosen from Q and N). When its numerical
+    rank n is at most ``order`` (and smaller than both of its dimensions, so the data determine
+    it) and its poles are resolved from each other, the realization of order n reproduces the
+    weights at every lag (T1, Kronecker) and extends them to every source length. Otherwise
+    OrderError (rank) or DefectiveError (a repeated pole).
 ``"bt"``
     Balanced truncation of the FIR system of the weights (:func:`~.hankel.fir_system`); the
     guarantee is ``||W - W_hat||_2 <= ||G - G_BT||_inf <= 2 tail`` (T3). Its shift-register
@@ -33,10 +35,11 @@ Methods
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from numbers import Real
 
 import numpy as np
 
-from ..errors import DefectiveError, MethodError, OrderError, UnstableError
+from ..errors import DefectiveError, DTypeError, MethodError, OrderError, UnstableError
 from ..systems import ModalSystem, StateSpace
 from ..validation import check_choice, check_positive_int
 from .bounds import distinct_tail_sum
@@ -127,7 +130,7 @@ def fit_modal(weights, order: int, method: str = "exact", *, rtol: float | None 
         Number of modes m.
     method : {"exact", "bt", "aak", "read_once", "auto"}
         See the module docstring.
-    rtol : float, optional
+    rtol : float in (0, 1), optional
         Numerical-rank cut of the exact method, relative to the largest Hankel singular value.
         Default ``max(Q r, c) eps`` (THEORY §2's ``n eps sigma_1``); raise it for noisy weights.
 
@@ -138,13 +141,15 @@ def fit_modal(weights, order: int, method: str = "exact", *, rtol: float | None 
     Raises
     ------
     ShapeError, EmptyInputError, NonFiniteError, DTypeError
-        Malformed weights (wrong rank, no lags, NaN/inf, complex).
+        Malformed weights (wrong rank, no lags, NaN/inf, complex); ``rtol`` not a number.
     OrderError
-        ``order`` outside ``[1, N]``; for ``"exact"``: Hankel rank above ``order``, rank not
-        determined by N lags, or all-zero weights.
+        ``order`` outside ``[1, N]``; ``rtol`` outside ``(0, 1)`` or NaN; for ``"exact"``:
+        Hankel rank above ``order``, rank not determined by N lags, or all-zero weights.
     DefectiveError
-        ``"exact"`` on weights whose minimal realization is not diagonalisable (repeated poles,
-        e.g. an exact lookup ``delta_{tau L}``: polynomial-times-exponential terms of T1).
+        ``"exact"`` on weights whose minimal realization has a repeated pole (polynomial-times-
+        exponential terms of T1, e.g. ``tau lambda^tau`` or an exact lookup ``delta_{tau L}``),
+        decided by the test in the Notes; ``"read_once"`` when the recurrence truncated in the
+        read-once coordinates has a repeated pole (the message names ``order``).
     UnstableError
         ``"exact"`` on weights that do not decay (a pole with ``|lambda| >= 1``).
     MethodError
@@ -152,6 +157,16 @@ def fit_modal(weights, order: int, method: str = "exact", *, rtol: float | None 
 
     Notes
     -----
+    ``"exact"``: the free-tail pair has ``r`` block rows and ``c = N - r`` columns with ``r``
+    maximising ``min(Q r, c)`` (:func:`~.hankel.free_hankel_shape`), so Q queries identify
+    orders up to about ``Q N / (Q + 1) - 1``. The numerical rank n (singular values above
+    ``rtol sigma_1``) must be below both dimensions; the Ho-Kalman ``A`` then carries a
+    perturbation ``eta ~ max(cut, rounding) / sigma_n``, and poles closer than the sum of their
+    first-order perturbation bounds ``kappa_i eta ||A||`` (eigenvalue condition numbers from
+    left and right eigenvectors) are one repeated pole: a Jordan block split by rounding always
+    fails this test, distinct poles pass it when their gap exceeds about ``sqrt(eta)``.
+    Finally the modal form must reproduce the weights (relative error ``<= sqrt(eps)``).
+
     Cost: exact ``O(Q N^3)`` (SVD of the free-tail Hankel); bounds need the SVD of W and of the
     (Q N) x N FIR Hankel, ``O(Q N^3)``.
 
@@ -165,6 +180,7 @@ def fit_modal(weights, order: int, method: str = "exact", *, rtol: float | None 
     Q, N = W.shape
     order = check_positive_int(order, "order", maximum=N)
     method = check_choice(method, "method", METHODS)
+    rtol = _check_rtol(rtol)
     if method in ("exact", "auto"):
         try:
             system, details = _exact(W, order, rtol)
@@ -180,6 +196,21 @@ def fit_modal(weights, order: int, method: str = "exact", *, rtol: float | None 
     elif method == "read_once":
         system, details = _read_once(W, order)
     return _assemble(W, order, method, system, details)
+
+
+def _check_rtol(rtol) -> float | None:
+    """``None`` or a finite relative rank cut in ``(0, 1)``."""
+    if rtol is None:
+        return None
+    if isinstance(rtol, bool) or not isinstance(rtol, Real):
+        raise DTypeError(f"rtol: expected a float in (0, 1) or None, found "
+                         f"{type(rtol).__name__} {rtol!r}")
+    rtol = float(rtol)
+    if not 0 < rtol < 1:
+        raise OrderError(f"rtol: expected a relative rank cut in (0, 1) (a fraction of the largest "
+                         f"Hankel singular value), found {rtol!r}; use e.g. 1e-8 for weights "
+                         "known to 8 digits, or None for the rounding level")
+    return rtol
 
 
 def _assemble(W, order, method, system, details) -> ModalFit:
@@ -216,7 +247,7 @@ def _exact(W: np.ndarray, order: int, rtol: float | None):
     U, S, Vh = np.linalg.svd(H0, full_matrices=False)
     if S[0] == 0:
         raise OrderError("weights: all weights are zero; there is nothing to realise")
-    rtol = max(H0.shape) * _EPS if rtol is None else float(rtol)
+    rtol = max(H0.shape) * _EPS if rtol is None else rtol
     cut = rtol * S[0]
     n = int(np.sum(S > cut))
     if n > order:
@@ -235,6 +266,10 @@ def _exact(W: np.ndarray, order: int, rtol: float | None):
     A = (Un.conj().T @ H1 @ Vn) / sq[:, None] / sq[None, :]
     B = (sq[:, None] * Vn.conj().T)[:, :1]
     C = (Un * sq[None, :])[:Q, :]
+    # A from data perturbed at the rank cut (or the SVD's rounding) is perturbed by about that
+    # much divided by the smallest kept Hankel singular value.
+    eta = max(cut, max(H0.shape) * _EPS * S[0]) / S[n - 1]
+    _check_distinct_poles(A, eta, n)
     system, kappa = _diagonalise(A, B, C, f"the minimal realization (order {n})")
     W_hat = system.impulse_response(N)[:, :, 0].T.real
     rel = np.linalg.norm(W - W_hat) / np.linalg.norm(W)
@@ -247,6 +282,51 @@ def _exact(W: np.ndarray, order: int, rtol: float | None):
             "Supply more lags or use an approximation method")
     return system, {"hankel_rank": n, "rank_cut": cut, "hankel_sv": S,
                     "eigenvector_condition": kappa}
+
+
+#: Poles closer than this many times the sum of their first-order perturbation bounds are one
+#: repeated pole. A Jordan block of size k perturbed by E splits into poles ~||E||^(1/k) apart
+#: with condition numbers ~||E||^(1/k - 1), so separation / bound ~ ||E|| / eta <= 1 whenever
+#: eta bounds the actual perturbation (measured 1e-4..5e-2 for split double poles); distinct
+#: poles a gap g apart have ratio ~g^2 / eta (measured 52 at g = 1e-5, 8e3 at g = 1e-4).
+_SEPARATION = 1.0
+
+
+def _check_distinct_poles(A, eta: float, n: int) -> None:
+    """Refuse a realization whose poles are not resolved from each other (a Jordan block).
+
+    Each eigenvalue of ``A + E`` with ``||E|| <= eta ||A||`` lies within ``kappa_i eta ||A||`` of
+    an eigenvalue of ``A`` (first order; ``kappa_i = ||x_i|| ||y_i|| / |y_i^H x_i|`` from the
+    left and right eigenvectors). Two computed poles whose separation is within the sum of
+    their bounds (times ``_SEPARATION``) cannot be told apart from one repeated pole:
+    the data's (nearly) confluent term ``p(tau) lambda^tau`` has no diagonal realization, and a
+    modal fit of it, though close on the N lags, would carry gains ~1/separation.
+    """
+    import scipy.linalg as sla
+
+    if n < 2:
+        return
+    lam, yl, xr = sla.eig(A, left=True, right=True)
+    dots = np.abs(np.sum(yl.conj() * xr, axis=0))
+    norms = np.linalg.norm(yl, axis=0) * np.linalg.norm(xr, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = np.where(dots > 0, norms / dots, np.inf)
+    radius = kappa * eta * max(np.linalg.norm(A, 2), _EPS)
+    gap = np.abs(lam[:, None] - lam[None, :])
+    np.fill_diagonal(gap, np.inf)
+    with np.errstate(invalid="ignore"):  # inf / inf for two infinitely ill-conditioned poles
+        ratio = gap / (_SEPARATION * (radius[:, None] + radius[None, :]))
+    ratio = np.where(np.isnan(ratio), 0.0, ratio)
+    np.fill_diagonal(ratio, np.inf)
+    i, j = np.unravel_index(int(np.argmin(ratio)), ratio.shape)
+    if not ratio[i, j] > 1:
+        raise DefectiveError(
+            f"weights: the minimal realization (order {n}) has a repeated pole: lambda = "
+            f"{lam[i]:.6g} and {lam[j]:.6g} are {gap[i, j]:.2g} apart, within "
+            f"their perturbation bounds ({radius[i]:.2g}, {radius[j]:.2g}), so the weights contain "
+            "polynomial-times-exponential terms p(tau) lambda^tau (e.g. tau lambda^tau, or an exact "
+            "lookup at lag L whose L+1 poles all sit at 0). No modal memory reproduces them "
+            "exactly: use method='bt' or 'aak' (or 'auto')")
 
 
 def _diagonalise(A, B, C, what: str):
@@ -337,7 +417,16 @@ def _aak(W, order):
 
 def _read_once(W, order):
     res = _reduction("read_once_projection")(fir_system(W), W, W.shape[1], order)
-    return (_to_modal(res.truncated_recurrence(), "read_once"),
+    try:
+        system = _to_modal(res.truncated_recurrence(), "read_once")
+    except DefectiveError as exc:
+        raise DefectiveError(
+            f"order: the order-{order} recurrence truncated in the read-once coordinates has a "
+            f"(numerically) repeated pole, so it has no modal form ({exc}). The projection of the "
+            f"final state itself attains sigma_{order + 1}(W) = {res.error_2:.6g} "
+            "(mccc_theory.reduction.read_once_projection); for a modal memory use another order "
+            "or method='bt' or 'aak'") from exc
+    return (system,
             {"reduction": res, "projection_error_2": res.error_2,
              "projection_error_fro": res.error_fro})
 

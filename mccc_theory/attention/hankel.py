@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import DTypeError, ShapeError
 from ..systems import StateSpace
-from ..validation import as_array, check_choice
+from ..validation import as_array, check_choice, check_positive_int
 
 __all__ = [
     "check_weights",
@@ -72,20 +72,27 @@ def block_hankel(weights, *, tail: str = "zero", shift: int = 0) -> np.ndarray:
     if tail == "zero":
         rows, cols = N, N
     else:
-        rows, cols = free_hankel_shape(N)
+        rows, cols = free_hankel_shape(N, Q)
     Wp = np.zeros((Q, rows + cols + 1))
     Wp[:, :N] = W
     idx = np.arange(rows)[:, None] + np.arange(cols)[None, :] + shift  # (rows, cols)
     return Wp[:, idx].transpose(1, 0, 2).reshape(rows * Q, cols)
 
 
-def free_hankel_shape(n: int) -> tuple[int, int]:
-    """Block rows ``r = floor(n/2)`` and columns ``c = n - r`` of the free-tail Hankel pair.
+def free_hankel_shape(n: int, n_queries: int = 1) -> tuple[int, int]:
+    """Block rows ``r`` and columns ``c = n - r`` of the free-tail Hankel pair for Q queries.
 
     The shifted matrix ``[a_{i+j+1}]`` (``i < r``, ``j < c``) reaches lag ``r + c - 1 = n - 1``,
-    the oldest lag given, so both matrices of the pair use only the data.
+    the oldest lag given, so both matrices of the pair use only the data. ``r`` is the smallest
+    value maximising ``min(Q r, c)``, the largest rank the (Q r) x c matrix can identify:
+    ``floor(n / 2)`` for one query, about ``n / (Q + 1)`` for Q queries (Q = 3, n = 12: 3 block
+    rows, a 9 x 9 matrix, where 6 block rows would give 18 x 6).
     """
-    r = n // 2
+    n = check_positive_int(n, "n")
+    q = check_positive_int(n_queries, "n_queries")
+    if n == 1:
+        return 0, 1
+    r = max(range(1, n), key=lambda r: (min(q * r, n - r), -r))
     return r, n - r
 
 

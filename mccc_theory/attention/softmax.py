@@ -59,8 +59,8 @@ def cross_attention(q, k, v, *, bias=None, scale=None) -> AttentionOutput:
     Raises
     ------
     ShapeError
-        Query and key dimensions differ, keys and values have different lengths, or the bias
-        has the wrong shape.
+        Query and key dimensions differ, keys and values have different lengths, the bias
+        has the wrong shape, or ``scale`` is not a scalar.
     EmptyInputError
         Empty source or no queries.
     NonFiniteError
@@ -87,7 +87,11 @@ def cross_attention(q, k, v, *, bias=None, scale=None) -> AttentionOutput:
     n = k.shape[0]
     if scale is None:
         scale = 1.0 / np.sqrt(d)
-    scale = float(as_array(scale, "scale", complex_ok=False))
+    scale_arr = as_array(scale, "scale", complex_ok=False)
+    if scale_arr.ndim != 0:
+        raise ShapeError(f"scale: expected one real number (the score scale), found an array of "
+                         f"shape {scale_arr.shape}; per-query scales belong in q")
+    scale = float(scale_arr)
     scores = scale * (q @ k.T)
     if bias is not None:
         scores = scores + _bias_matrix(bias, n_q, n)

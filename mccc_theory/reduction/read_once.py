@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import OrderError, ShapeError
-from ..gramians import controllability_gramian, gramian_factor, readout_gramian
+from ..gramians import controllability_gramian, gramian_factor
 from ..systems import ModalSystem, StateSpace
 from ..validation import as_array, check_horizon, check_positive_int
 from .balanced import _check_system
@@ -103,11 +103,13 @@ def read_once_projection(system, readout, horizon: int | None, order: int) -> Re
 
     Notes
     -----
-    Rank-revealing factors ``Wc(N) = Lc Lc^H`` and ``Q_read = Lo Lo^H`` (eigendecomposition),
-    the SVD ``Lo^H Lc = U S V^H``, ``T = Lc V_r S_r^-1/2`` and ``P = S_r^-1/2 U_r^H Lo^H``. Then
-    ``C_all T P R = Psi U_r S_r V_r^H Omega`` where ``C_all = Psi Lo^H`` and ``R = Lc Omega``
-    have orthonormal ``Psi``, ``Omega^H``: the truncated SVD of ``W``. Cost ``O(m^3 + Q k m^2)``
-    (the ``W`` matrix, ``Q k x N p``, is never formed).
+    A rank-revealing factor ``Wc(N) = Lc Lc^H`` (eigendecomposition) and the stacked readout
+    ``C_all`` itself as the factor of ``Q_read = C_all^H C_all`` (never formed: that would square
+    its condition number and resolve ``sigma_i(W)`` only down to ``sqrt(eps) sigma_1``); the SVD
+    ``C_all Lc = U S V^H``, ``T = Lc V_r S_r^-1/2`` and ``P = S_r^-1/2 U_r^H C_all``. Then
+    ``C_all T P R = U_r S_r V_r^H Omega`` where ``R = Lc Omega`` has orthonormal ``Omega^H``: the
+    truncated SVD of ``W``. Cost ``O(m^3 + Q k m^2)`` (the ``W`` matrix, ``Q k x N p``, is never
+    formed).
     """
     system = _check_system(system)
     horizon = check_horizon(horizon)
@@ -117,13 +119,18 @@ def read_once_projection(system, readout, horizon: int | None, order: int) -> Re
         raise ShapeError(f"readout: expected shape (Q, m) or (Q, k, m) with m = {m} states, "
                          f"found {Cq.shape}")
     Wc = controllability_gramian(system, horizon)
-    Qr = readout_gramian(Cq)
     Lc = gramian_factor(Wc, method="eigh").L
-    Lo = gramian_factor(Qr, method="eigh").L
-    if Lc.shape[1] == 0 or Lo.shape[1] == 0:
+    # The stacked readout is itself a factor of Q_read = C_all^H C_all (Lo^H = C_all): forming
+    # and factoring Q_read would square its conditioning and resolve sigma_i(W) only down to
+    # sqrt(eps) sigma_1.
+    Loh = Cq.reshape(-1, m)
+    if Lc.shape[1] == 0 or not np.any(Loh):
         raise OrderError("system, readout: the source-to-readout map W is zero (B = 0 or the "
                          "readout is blind to every reachable state); there is nothing to compress")
-    U, sig, Vh = np.linalg.svd(Lo.conj().T @ Lc, full_matrices=False)
+    U, sig, Vh = np.linalg.svd(Loh @ Lc, full_matrices=False)
+    if sig[0] == 0:
+        raise OrderError("system, readout: the source-to-readout map W is zero (B = 0 or the "
+                         "readout is blind to every reachable state); there is nothing to compress")
     cut = m * np.finfo(float).eps * sig[0]
     rank = int(np.sum(sig > cut))
     r = check_positive_int(order, "order", minimum=1)
@@ -132,7 +139,7 @@ def read_once_projection(system, readout, horizon: int | None, order: int) -> Re
                          f"source-to-readout map), found {r}; order {rank} is already exact")
     S = 1 / np.sqrt(sig[:r])
     T = Lc @ (Vh[:r].conj().T * S)
-    P = (U[:, :r] * S).conj().T @ Lo.conj().T
+    P = (U[:, :r] * S).conj().T @ Loh
     tail = sig[r:rank]
     A = np.diag(system.lam) if isinstance(system, ModalSystem) else system.A
     return ReadOnceProjection(P, T, Cq @ T, sig, rank, cut, r,
