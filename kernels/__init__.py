@@ -8,16 +8,20 @@ Two operations, each in ``reference`` (NumPy, the oracle), ``jax``, ``triton`` a
   softmax over modes with a per-mode gain).
 
 Complex values travel as real/imaginary planes. :func:`scan` and :func:`readout` dispatch on the
-array type: NumPy arrays run the reference, JAX arrays the JAX version, torch tensors the torch
-autograd Function whose backend follows :func:`select_backend` (Triton on CUDA, pure torch
-elsewhere; :func:`last_backend` says which ran). ``mccc certify`` checks each kernel/backend
-against the reference and :func:`certificates` returns what it certified.
+array type: NumPy arrays run the compiled numba scan (or the reference), JAX arrays the JAX
+version, torch tensors the torch autograd Function whose backend follows :func:`select_backend`
+(Triton on CUDA, the compiled numba scan on the CPU, pure torch otherwise; :func:`last_backend`
+says which ran). ``mccc certify`` checks each kernel/backend against the reference and
+:func:`certificates` returns what it certified.
 :mod:`mccc_kernels.nn` has the drop-in replacement for cross-attention.
 """
 
 from __future__ import annotations
 
 import sys
+
+from mccc_theory.errors import BackendUnavailableError
+from mccc_theory.validation import check_choice
 
 from .certify import certificates
 
@@ -35,10 +39,13 @@ def _kind(x) -> str:
 
 def scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=True,
          method="chunked", chunk=16, backend="auto"):
-    """Modal scan on NumPy (reference), JAX or torch inputs; see ``modal_scan.reference``.
+    """Modal scan on NumPy, JAX or torch inputs; see ``modal_scan.reference``.
 
     Returns ``(h_re, h_im)``: all states (batch, L, m) or the final state (batch, m).
-    ``backend`` applies to torch tensors (``"auto"``, ``"torch"``, ``"triton"``).
+    ``backend`` for torch tensors: ``"auto"``, ``"torch"``, ``"triton"``, ``"numba"`` (the rule
+    of :func:`select_backend`). For NumPy arrays: ``"auto"`` runs the compiled numba scan when
+    numba imports (results in the compute dtype), else the reference; ``"numba"`` insists on
+    the compiled scan; ``"reference"`` runs the oracle (float64 results).
     """
     kind = _kind(u)
     if kind == "torch":
@@ -49,6 +56,18 @@ def scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=True,
         from .modal_scan.jax import modal_scan
         return modal_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all,
                           method=method, chunk=chunk)
+    check_choice(backend, "backend", ("auto", "numba", "reference"))
+    if backend != "reference":
+        try:
+            from .modal_scan.numba import modal_scan
+        except ImportError as exc:
+            if backend == "numba":
+                raise BackendUnavailableError(
+                    f"backend='numba': numba does not import ({exc}); pip install numba, or "
+                    "use backend='reference'") from exc
+        else:
+            return modal_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all,
+                              method=method, chunk=chunk)
     from .modal_scan.reference import modal_scan
     return modal_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all)
 
@@ -69,10 +88,11 @@ def readout(H_re, H_im, C_re, C_im=None, *, mix="linear", g_re=None, g_im=None,
     return modal_readout(H_re, H_im, C_re, C_im, **kw)
 
 
-def select_backend(device, backend: str = "auto") -> str:
-    """The dispatch rule for torch tensors (see ``modal_scan.torch.select_backend``)."""
+def select_backend(device, backend: str = "auto", *, kernel: str = "modal_scan") -> str:
+    """The one dispatch rule for torch tensors (``modal_scan.torch.select_backend``): ``"auto"``
+    is Triton on CUDA, numba for the scan on the CPU when numba imports, pure torch otherwise."""
     from .modal_scan.torch import select_backend as rule
-    return rule(device, backend)
+    return rule(device, backend, kernel=kernel)
 
 
 def last_backend() -> str | None:

@@ -5,8 +5,9 @@ a multiple of the chunk, mode counts that are not a multiple of the block, ``|la
 to ``1 - 1e-5``, float32, float64 and bf16 inputs with a float32 state, with and without an
 initial state, all states or the final one), runs the forward pass and the VJP with a random
 cotangent, and divides every error by the error model of the oracle (``reference.error_model``).
-A case passes when every ratio is at most 1 and every value is finite. For the torch and Triton
-backends it also runs ``torch.autograd.gradcheck`` in float64.
+A case passes when every ratio is at most 1 and every value is finite. For the torch, Triton and
+numba backends (numba: the compiled CPU scan inside the torch autograd Function) it also runs
+``torch.autograd.gradcheck`` in float64.
 
 Only when every case passes is a certificate written (JSON: kernel, backend, device, versions,
 git revision, source hash, cases, worst ratio and where it occurred); on any failure the old
@@ -32,11 +33,14 @@ import numpy as np
 
 from mccc_theory.errors import BackendUnavailableError, MCCCError, MethodError
 
-__all__ = ["KERNELS", "BACKENDS", "available_backends", "certify", "certificates",
-           "certificate_dir", "CertificationError", "Report", "swap_modules"]
+__all__ = ["KERNELS", "BACKENDS", "KERNEL_BACKENDS", "available_backends", "certify",
+           "certificates", "certificate_dir", "CertificationError", "Report", "swap_modules"]
 
 KERNELS = ("modal_scan", "modal_readout")
-BACKENDS = ("jax", "torch", "triton")
+BACKENDS = ("jax", "torch", "triton", "numba")
+#: the backends each kernel has (numba: the compiled CPU scan, run through the torch autograd
+#: Function; the readout is two GEMMs that torch already runs compiled)
+KERNEL_BACKENDS = {"modal_scan": BACKENDS, "modal_readout": ("jax", "torch", "triton")}
 PKG = Path(__file__).resolve().parent
 
 
@@ -87,6 +91,11 @@ def available_backends() -> dict[str, str]:
         out["triton"] = "unavailable (needs torch)"
         return out
     try:
+        import numba
+        out["numba"] = f"numba:cpu ({numba.__version__})"
+    except Exception as exc:
+        out["numba"] = f"unavailable ({type(exc).__name__}: {exc})"
+    try:
         import triton  # noqa: F401
         if torch.cuda.is_available():
             out["triton"] = f"triton:cuda ({torch.cuda.get_device_name()})"
@@ -101,7 +110,7 @@ def available_backends() -> dict[str, str]:
 
 def _versions() -> dict:
     v = {"python": platform.python_version(), "numpy": np.__version__}
-    for name in ("jax", "torch", "triton", "hypothesis"):
+    for name in ("jax", "torch", "triton", "numba", "hypothesis"):
         try:
             v[name] = importlib.import_module(name).__version__
         except Exception:
@@ -470,8 +479,9 @@ def certify(kernel: str, backend: str, *, max_examples: int = 40, derandomize: b
 
     if kernel not in KERNELS:
         raise MethodError(f"kernel: expected one of {', '.join(KERNELS)}, found {kernel!r}")
-    if backend not in BACKENDS:
-        raise MethodError(f"backend: expected one of {', '.join(BACKENDS)}, found {backend!r}")
+    if backend not in KERNEL_BACKENDS[kernel]:
+        raise MethodError(f"backend: expected one of {', '.join(KERNEL_BACKENDS[kernel])} for "
+                          f"{kernel}, found {backend!r}")
     device = available_backends()[backend]
     if device.startswith("unavailable"):
         raise BackendUnavailableError(f"backend {backend!r} cannot run here: {device}")
@@ -498,7 +508,7 @@ def certify(kernel: str, backend: str, *, max_examples: int = 40, derandomize: b
     path = certificate_dir(directory) / f"{kernel}--{backend}.json"
     try:
         check()
-        if gradcheck and backend in ("torch", "triton"):
+        if gradcheck and backend in ("torch", "triton", "numba"):
             report.gradcheck = _gradcheck(kernel, backend)
     except Exception as exc:
         report.failure = f"{type(exc).__name__}: {exc}"

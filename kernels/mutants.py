@@ -98,6 +98,16 @@ MUTANTS = (
     Mutant("scan.jax.dnu_missing_rate", "dnu without the factor exp(nu)", "modal_scan", "jax",
            "modal_scan.jax", (("dnu = jnp.where(r == 0, 0.0, -rate * proj)",
                                "dnu = jnp.where(r == 0, 0.0, -proj)", 0),)),
+    Mutant("scan.numba.adjoint_no_conj", "compiled reverse scan multiplies by lambda, not "
+           "conj(lambda)", "modal_scan", "numba", "modal_scan.numba",
+           (("nr = lr[i] * ar + li[i] * ai + g_re[b, t - off, i]",
+             "nr = lr[i] * ar - li[i] * ai + g_re[b, t - off, i]", 0),
+            ("ni = lr[i] * ai - li[i] * ar + g_im[b, t - off, i]",
+             "ni = lr[i] * ai + li[i] * ar + g_im[b, t - off, i]", 0))),
+    Mutant("scan.numba.dlam_ignores_h0", "compiled dlambda recomputes the states from zero, "
+           "not from the initial state", "modal_scan", "numba", "modal_scan.numba",
+           (("h_re, h_im = _state(h0_re, h0_im, batch, m, np.float64)",
+             "h_re, h_im = _state(None, None, batch, m, np.float64)", 0),)),
     Mutant("readout.triton.softmax_bwd_no_shift", "softmax backward without the sum term",
            "modal_readout", "triton", "modal_readout.triton",
            (("dl = a * (ga - dot[:, None])", "dl = a * ga", 0),)),

@@ -6,13 +6,20 @@ import json
 import pytest
 
 from mccc_kernels import certificates
-from mccc_kernels.certify import CertificationError, available_backends, certify, source_hash, swap_modules
+from mccc_kernels.certify import (
+    KERNEL_BACKENDS,
+    CertificationError,
+    available_backends,
+    certify,
+    source_hash,
+    swap_modules,
+)
 from mccc_kernels.mutants import MUTANTS, load_mutant, mutated_source
 
 # generated cases on top of the explicit corner cases; the JAX lane compiles once per shape
 # and the Triton lane runs in the interpreter, so they draw fewer (``mccc certify`` draws 40)
-BUDGET = {"torch": 10, "jax": 2, "triton": 3}
-JOBS = [(k, b) for k in ("modal_scan", "modal_readout") for b in ("torch", "jax", "triton")]
+BUDGET = {"torch": 10, "jax": 2, "triton": 3, "numba": 10}
+JOBS = [(k, b) for k in ("modal_scan", "modal_readout") for b in KERNEL_BACKENDS[k]]
 
 
 @pytest.mark.parametrize("kernel,backend", JOBS, ids=[f"{k}-{b}" for k, b in JOBS])
@@ -25,7 +32,7 @@ def test_certify_writes_a_current_certificate(kernel, backend, tmp_path):
     assert cert["kernel"] == kernel and cert["backend"] == backend and cert["current"]
     assert cert["cases"] == report.cases and cert["worst_ratio"] == report.worst_ratio
     assert cert["source_sha256"] == source_hash(kernel)
-    assert {"python", "numpy", "torch", "jax", "triton"} <= set(cert["versions"])
+    assert {"python", "numpy", "torch", "jax", "triton", "numba"} <= set(cert["versions"])
     if backend != "jax":
         assert cert["gradcheck"].startswith("passed")
 

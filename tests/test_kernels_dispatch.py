@@ -9,7 +9,10 @@ from mccc_kernels import last_backend, select_backend
 
 
 def test_rule():
-    assert select_backend("cpu", "auto") == "torch"
+    assert select_backend("cpu", "auto") == "numba"  # numba is a dependency of the project
+    assert select_backend("cpu", "auto", kernel="modal_readout") == "torch"  # no numba readout
+    assert select_backend("cpu", "numba") == "numba"
+    assert select_backend("cuda", "auto", kernel="modal_readout") == "triton"
     assert select_backend("cpu", "torch") == "torch"
     assert select_backend("cuda", "auto") == "triton"  # the rule itself needs no device
     assert select_backend("cuda", "torch") == "torch"
@@ -20,6 +23,8 @@ def test_last_backend_says_which_ran():
     u = torch.randn(1, 4, 2)
     nu, th, B = torch.zeros(3), torch.zeros(3), torch.randn(3, 2)
     mccc_kernels.scan(u, nu, th, B, B)
+    assert last_backend() == "numba"
+    mccc_kernels.scan(u, nu, th, B, B, backend="torch")
     assert last_backend() == "torch"
     mccc_kernels.scan(u, nu, th, B, B, backend="triton")
     assert last_backend() == "triton"

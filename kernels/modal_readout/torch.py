@@ -117,6 +117,6 @@ def modal_readout(H_re, H_im, C_re, C_im=None, *, mix="linear", g_re=None, g_im=
     devices = {t.device for t in tensors}
     if len(devices) != 1:
         raise ShapeError(f"expected every tensor on one device, found {sorted(map(str, devices))}")
-    name = select_backend(H_re.device, backend)
+    name = select_backend(H_re.device, backend, kernel="modal_readout")
     _LAST["backend"] = name
     return ModalReadoutFunction.apply(H_re, H_im, C_re, C_im, g_re, g_im, mix, name)

@@ -1,4 +1,5 @@
-"""The modal scan for torch: an autograd Function over a Triton core (CUDA) or a pure-torch core.
+"""The modal scan for torch: an autograd Function over a Triton core (CUDA), a compiled numba
+core (CPU) or a pure-torch core.
 
 Same recurrence, planes and VJP as :mod:`.reference`. :func:`modal_scan` validates, picks the
 backend by :func:`select_backend` (the one dispatch rule) and records it (:func:`last_backend`).
@@ -28,19 +29,24 @@ from ._spec import validate_scan
 
 __all__ = ["modal_scan", "select_backend", "last_backend", "TorchCore", "ModalScanFunction"]
 
-BACKENDS = ("auto", "torch", "triton")
+BACKENDS = ("auto", "torch", "triton", "numba")
 _LAST = {"backend": None}
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
-def select_backend(device, backend: str = "auto") -> str:
+def select_backend(device, backend: str = "auto", *, kernel: str = "modal_scan") -> str:
     """The dispatch rule, shared by the scan, the readout and the module.
 
-    * ``"auto"``: ``"triton"`` when the tensors are on a CUDA device and Triton imports, else
-      ``"torch"`` (the pure-torch path, every device).
+    * ``"auto"``: ``"triton"`` when the tensors are on a CUDA device and Triton imports; on the
+      CPU ``"numba"`` for the scan when numba imports (the compiled core,
+      :mod:`.numba`); otherwise ``"torch"`` (the pure-torch path, every device). The readout
+      (``kernel="modal_readout"``) is a pair of batched GEMMs that torch already runs compiled,
+      so it has no numba core and ``"auto"`` gives ``"torch"`` on the CPU.
     * ``"triton"``: on CUDA, or on CPU when ``TRITON_INTERPRET=1`` was set before Triton was
       imported (the interpreter: correct, slow, meant for tests); otherwise
+      :class:`~mccc_theory.BackendUnavailableError`.
+    * ``"numba"``: the scan on CPU tensors when numba imports; otherwise
       :class:`~mccc_theory.BackendUnavailableError`.
     * ``"torch"``: always.
     """
@@ -48,6 +54,17 @@ def select_backend(device, backend: str = "auto") -> str:
     device = torch.device(device)
     if backend == "torch":
         return "torch"
+    if backend == "numba" or (backend == "auto" and device.type == "cpu"):
+        usable = kernel == "modal_scan" and device.type == "cpu" and _numba_importable()
+        if backend == "auto":
+            return "numba" if usable else "torch"
+        if not usable:
+            raise BackendUnavailableError(
+                f"backend='numba' for {kernel} on device {device.type!r}: "
+                + ("numba is not installed (pip install numba)" if not _numba_importable()
+                   else "the numba core is the modal scan's, on CPU tensors")
+                + "; use backend='auto' or 'torch'")
+        return "numba"
     has_triton = _triton_importable()
     if backend == "auto":
         return "triton" if device.type == "cuda" and has_triton else "torch"
@@ -63,7 +80,8 @@ def select_backend(device, backend: str = "auto") -> str:
 
 
 def last_backend() -> str | None:
-    """Name of the backend that ran the most recent torch call (``"torch"`` or ``"triton"``)."""
+    """Name of the backend that ran the most recent torch call (``"torch"``, ``"triton"`` or
+    ``"numba"``)."""
     return _LAST["backend"]
 
 
@@ -75,10 +93,21 @@ def _triton_importable() -> bool:
     return True
 
 
+def _numba_importable() -> bool:
+    try:
+        import numba  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
 def _core(name: str):
     if name == "triton":
         from . import triton as core
         return core
+    if name == "numba":
+        from .numba import torch_core
+        return torch_core
     return TorchCore
 
 
@@ -262,8 +291,9 @@ def modal_scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=T
     B_re, B_im : (m, p) float32/float64
     h0_re, h0_im : (batch, m), optional initial state (both or neither)
     return_all : every state (batch, L, m) or only the final one (batch, m)
-    method : ``"chunked"`` (default) or ``"sequential"``; chunk : power of two
-    backend : ``"auto"``, ``"torch"`` or ``"triton"`` (see :func:`select_backend`)
+    method : ``"chunked"`` (default) or ``"sequential"``; chunk : power of two (the numba
+        backend always runs the sequential recurrence, see :mod:`.numba`)
+    backend : ``"auto"``, ``"torch"``, ``"triton"`` or ``"numba"`` (see :func:`select_backend`)
 
     Returns ``(h_re, h_im)`` in the compute dtype (float64 if any input is, else float32).
     Every check runs before any kernel launches.

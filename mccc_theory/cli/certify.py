@@ -21,7 +21,7 @@ certificate is removed, the failing case is printed and the exit status is 1.
 def add_arguments(p) -> None:
     p.add_argument("--kernel", action="append", choices=("modal_scan", "modal_readout"),
                    help="certify only this kernel (repeatable)")
-    p.add_argument("--backend", action="append", choices=("jax", "torch", "triton"),
+    p.add_argument("--backend", action="append", choices=("jax", "torch", "triton", "numba"),
                    help="certify only this backend (repeatable)")
     p.add_argument("--profile", choices=("ci", "thorough"), default="ci",
                    help="ci: 40 derandomized cases (default); thorough: 300 random cases")
@@ -43,6 +43,7 @@ def run(args) -> int:
 
     from mccc_kernels.certify import (
         BACKENDS,
+        KERNEL_BACKENDS,
         KERNELS,
         CertificationError,
         available_backends,
@@ -70,7 +71,7 @@ def run(args) -> int:
     for b in args.backend or ():
         if avail[b].startswith("unavailable"):
             raise BackendUnavailableError(f"--backend {b}: {avail[b]}")
-    jobs = [(k, b) for k in (args.kernel or KERNELS) for b in backends]
+    jobs = [(k, b) for k in (args.kernel or KERNELS) for b in backends if b in KERNEL_BACKENDS[k]]
     rows, failed = [], 0
     bar = tqdm(jobs, desc="certifying", unit="kernel", file=sys.stderr, disable=None)
     for kernel, backend in bar:

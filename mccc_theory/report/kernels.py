@@ -9,7 +9,7 @@ from .document import ReportContext, Section, SummaryRow, paragraph, table_html
 
 def build(ctx: ReportContext) -> Section:
     from mccc_kernels.certify import (
-        BACKENDS,
+        KERNEL_BACKENDS,
         KERNELS,
         CertificationError,
         available_backends,
@@ -31,7 +31,7 @@ def build(ctx: ReportContext) -> Section:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for kernel in KERNELS:
-            for backend in BACKENDS:
+            for backend in KERNEL_BACKENDS[kernel]:
                 if devices.get(backend, "").startswith("unavailable"):
                     rows.append([kernel, backend, devices[backend], 0, "-", "-", "not run"])
                     continue
