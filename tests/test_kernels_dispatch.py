@@ -12,6 +12,7 @@ def test_rule():
     assert select_backend("cpu", "auto") == "numba"  # numba is a dependency of the project
     assert select_backend("cpu", "auto", kernel="modal_readout") == "torch"  # no numba readout
     assert select_backend("cpu", "numba") == "numba"
+    assert select_backend("cpu", "numba", kernel="modal_readout") == "torch"
     assert select_backend("cuda", "auto", kernel="modal_readout") == "triton"
     assert select_backend("cpu", "torch") == "torch"
     assert select_backend("cuda", "auto") == "triton"  # the rule itself needs no device

@@ -39,32 +39,36 @@ def select_backend(device, backend: str = "auto", *, kernel: str = "modal_scan")
     """The dispatch rule, shared by the scan, the readout and the module.
 
     * ``"auto"``: ``"triton"`` when the tensors are on a CUDA device and Triton imports; on the
-      CPU ``"numba"`` for the scan when numba imports (the compiled core,
-      :mod:`.numba`); otherwise ``"torch"`` (the pure-torch path, every device). The readout
-      (``kernel="modal_readout"``) is a pair of batched GEMMs that torch already runs compiled,
-      so it has no numba core and ``"auto"`` gives ``"torch"`` on the CPU.
+      CPU ``"numba"`` for the scan when numba imports (the compiled core, :mod:`.numba`);
+      otherwise ``"torch"`` (the pure-torch path, every device).
     * ``"triton"``: on CUDA, or on CPU when ``TRITON_INTERPRET=1`` was set before Triton was
       imported (the interpreter: correct, slow, meant for tests); otherwise
       :class:`~mccc_theory.BackendUnavailableError`.
     * ``"numba"``: the scan on CPU tensors when numba imports; otherwise
       :class:`~mccc_theory.BackendUnavailableError`.
     * ``"torch"``: always.
+
+    The readout (``kernel="modal_readout"``) is a pair of batched GEMMs that torch already runs
+    compiled, so it has no numba core: on the CPU both ``"auto"`` and ``"numba"`` give
+    ``"torch"`` for it (so one ``backend`` option serves a whole layer).
     """
     check_choice(backend, "backend", BACKENDS)
     device = torch.device(device)
     if backend == "torch":
         return "torch"
     if backend == "numba" or (backend == "auto" and device.type == "cpu"):
-        usable = kernel == "modal_scan" and device.type == "cpu" and _numba_importable()
-        if backend == "auto":
-            return "numba" if usable else "torch"
-        if not usable:
+        if device.type != "cpu":
             raise BackendUnavailableError(
-                f"backend='numba' for {kernel} on device {device.type!r}: "
-                + ("numba is not installed (pip install numba)" if not _numba_importable()
-                   else "the numba core is the modal scan's, on CPU tensors")
-                + "; use backend='auto' or 'torch'")
-        return "numba"
+                f"backend='numba' on device {device.type!r}: the numba core runs on CPU "
+                "tensors; use backend='auto' (Triton on CUDA) or 'torch'")
+        if kernel != "modal_scan":
+            return "torch"
+        if _numba_importable():
+            return "numba"
+        if backend == "auto":
+            return "torch"
+        raise BackendUnavailableError("backend='numba': numba is not installed (pip install "
+                                      "'mccc-theory[numba]'); use backend='auto' or 'torch'")
     has_triton = _triton_importable()
     if backend == "auto":
         return "triton" if device.type == "cuda" and has_triton else "torch"
