@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import math
 
-import jax
-import jax.numpy as jnp
+from mccc_theory.errors import BackendUnavailableError, MethodError, ShapeError
 
-from mccc_theory.errors import MethodError, ShapeError
+try:
+    import jax
+    import jax.numpy as jnp
+except ModuleNotFoundError as exc:  # an optional extra: say which one
+    raise BackendUnavailableError("mccc_kernels.jax_nn needs JAX, which is not installed: "
+                                  "pip install 'mccc-theory[jax]'") from exc
 
 from .modal_readout.jax import modal_readout
 from .modal_scan.jax import modal_scan

@@ -8,7 +8,10 @@ production sources are never modified.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import importlib.util
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,7 +128,13 @@ MUTANTS = (
              'jnp.einsum("bmv,bmv->m", gZ, H_re), jnp.einsum("bmv,bmv->m", gZ, H_im))', 0),)),
 )
 
-_TMP = Path(tempfile.mkdtemp(prefix="mccc-mutants-"))
+@functools.cache
+def _mutant_dir() -> Path:
+    """One temporary folder per process for the mutated sources, made on first use (importing
+    this module has no side effect) and removed when the process exits."""
+    path = tempfile.mkdtemp(prefix="mccc-mutants-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return Path(path)
 
 
 def mutated_source(mutant: Mutant) -> str:
@@ -145,7 +154,7 @@ def mutated_source(mutant: Mutant) -> str:
 
 def load_mutant(mutant: Mutant):
     """Load the mutated module under its real name (not installed in ``sys.modules``)."""
-    target = _TMP / f"{mutant.id.replace('.', '_')}.py"
+    target = _mutant_dir() / f"{mutant.id.replace('.', '_')}.py"
     target.write_text(mutated_source(mutant))
     spec = importlib.util.spec_from_file_location(mutant.fullname, target)
     mod = importlib.util.module_from_spec(spec)

@@ -25,11 +25,16 @@ from __future__ import annotations
 
 import math
 
-import torch
-from torch import nn
-
 from mccc_theory.eigen import lru_ring_init
-from mccc_theory.errors import ShapeError
+from mccc_theory.errors import BackendUnavailableError, ShapeError
+
+try:
+    import torch
+    from torch import nn
+except ModuleNotFoundError as exc:  # an optional extra: say which one
+    raise BackendUnavailableError("mccc_kernels.nn needs PyTorch, which is not installed: "
+                                  "pip install 'mccc-theory[torch]' (CPU build: pip install "
+                                  "torch --index-url https://download.pytorch.org/whl/cpu)") from exc
 
 from .modal_readout.torch import modal_readout
 from .modal_scan.torch import modal_scan

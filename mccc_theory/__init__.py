@@ -24,6 +24,7 @@ from .errors import (
     NonFiniteError,
     NotRealError,
     OrderError,
+    PathError,
     ShapeError,
     UnstableError,
 )
@@ -51,4 +52,5 @@ __all__ = [
     "MCCCError", "ShapeError", "DTypeError", "NonFiniteError", "UnstableError",
     "EmptyInputError", "OrderError", "MethodError", "NotRealError", "DefectiveError",
     "BackendUnavailableError",
+    "PathError",
 ]

@@ -15,9 +15,12 @@ the ``kind`` column (or, without it, by which measurement column is present):
 ``kind = recall`` (column ``recall``)
     ``model``, ``state_size`` (number of state scalars), ``d`` (key dimension), ``N`` (stored
     pairs), ``V`` (candidate values), ``recall`` (measured fraction in [0, 1]); optional
-    ``bits`` (bits per state scalar, default 16). Compared with the conditional-Gaussian
-    prediction for a linear-attention memory with random keys in dimension ``d``
-    (:func:`mccc_theory.capacity.predict_recall`), and checked against the information bound
+    ``bits`` (bits per state scalar, default 16) and ``memory``: the memory the row measured,
+    one of ``linear``, ``delta``, ``least_squares``, ``mccc``, ``mccc/2``, ``mccc/4`` (the
+    memories of ``mccc recall`` with an analytic predictor); with it the row is compared with
+    that memory's conditional-Gaussian prediction for random keys in dimension ``d``
+    (:func:`mccc_theory.recall.grid.predicted`), without it no prediction is shown. Every
+    recall row is checked against the information bound
     :func:`fano_recall_bound`: a state of ``S = state_size * bits`` bits holding N independent
     uniform values from V cannot recall a fraction above the largest ``f`` with
     ``h(1 - f) + (1 - f) log2(V - 1) >= log2 V - S / N`` (Fano's inequality summed over the items),
@@ -27,13 +30,14 @@ the ``kind`` column (or, without it, by which measurement column is present):
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import EmptyInputError, MethodError, ShapeError
+from .errors import EmptyInputError, MethodError, PathError, ShapeError
 
 __all__ = ["ComparisonRow", "Comparison", "compare_measurements", "read_measurements",
            "plot_comparison", "fano_recall_bound"]
@@ -79,14 +83,44 @@ class Comparison:
                  "violates": r.violates} for r in self.rows]
 
 
-def read_measurements(path: str | Path) -> list[dict]:
-    """Rows of the CSV as dicts with lower-case keys; validates the columns per kind."""
-    path = Path(path)
+def _csv_text(path: Path) -> str:
+    """The file's text: UTF-8 with or without a byte-order mark (Excel's "CSV UTF-8")."""
     if not path.is_file():
-        raise EmptyInputError(f"--measured: no such file {str(path)!r}; pass a CSV file")
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        rows = [{k.strip().lower(): (v or "").strip() for k, v in r.items() if k} for r in reader]
+        what = "a folder" if path.is_dir() else "no such file"
+        raise PathError(f"--measured: expected a CSV file, found {what} {str(path)!r}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PathError(f"--measured: cannot read {str(path)!r} ({exc.strerror or exc})") from None
+    # UTF-32 LE's mark begins with UTF-16 LE's: both are refused the same way
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:4] == b"\x00\x00\xfe\xff":
+        raise PathError(f"--measured: {str(path)!r} is UTF-16/32 text; save it as UTF-8 (in Excel: "
+                        "'CSV UTF-8')")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PathError(f"--measured: {str(path)!r} is not UTF-8 text (byte {exc.start} is "
+                        f"0x{data[exc.start]:02x}); pass a CSV file saved as UTF-8") from None
+    if "\x00" in text:
+        raise PathError(f"--measured: {str(path)!r} contains NUL bytes: a binary file, not a CSV")
+    return text
+
+
+def read_measurements(path: str | Path) -> list[dict]:
+    """Rows of the CSV as dicts with lower-case keys; validates the columns per kind.
+
+    The file is UTF-8 text, with or without a byte-order mark.
+
+    Raises
+    ------
+    PathError
+        Not a readable file, or not UTF-8 text (UTF-16, binary).
+    ShapeError, MethodError, EmptyInputError
+        Missing columns, an unknown ``kind``, no data rows.
+    """
+    path = Path(path)
+    reader = csv.DictReader(io.StringIO(_csv_text(path), newline=""))
+    rows = [{k.strip().lower(): (v or "").strip() for k, v in r.items() if k} for r in reader]
     if not rows:
         raise EmptyInputError(f"--measured: {path} has no data rows (a header row and at least "
                               "one measurement are needed)")
@@ -168,7 +202,8 @@ def fano_recall_bound(state_bits: float, n_items: int, n_values: int) -> float:
 
 
 def _recall(row, path):
-    from .capacity import predict_recall
+    from .recall.grid import ANALYTIC, make_memory, predicted
+    from .recall.tasks import CodebookTask
 
     S = _number(row, "state_size", path, lo=1)
     d = _number(row, "d", path, integer=True, lo=1)
@@ -177,10 +212,19 @@ def _recall(row, path):
     recall = _number(row, "recall", path, lo=0, hi=1)
     bits = _number(row, "bits", path, lo=1) if row.get("bits") else 16.0
     bound = fano_recall_bound(S * bits, N, V)
-    prediction = float(predict_recall("linear", d, N, V))
+    memory = row.get("memory", "").lower() or None
+    prediction = None
+    if memory is not None:
+        if memory not in ANALYTIC:
+            raise MethodError(f"{path}:{row['_line']}: memory: expected one of "
+                              f"{', '.join(ANALYTIC)} (the memories with an analytic prediction), "
+                              f"found {row['memory']!r}; leave it empty for no prediction")
+        task = CodebookTask(d, N, V)
+        prediction = float(predicted(memory, make_memory(memory, d, N), task,
+                                     method="conditional")[0])
     return ComparisonRow("recall", row["model"],
-                         {"state_size": S, "d": d, "N": N, "V": V, "bits": bits},
-                         recall, bound, "upper", prediction)
+                         {"state_size": S, "d": d, "N": N, "V": V, "bits": bits,
+                          "memory": memory}, recall, bound, "upper", prediction)
 
 
 def compare_measurements(path: str | Path) -> Comparison:
@@ -228,7 +272,9 @@ def plot_comparison(comp: Comparison):
         else:
             x = np.arange(len(rows))
             ax.plot(x, [r.measured for r in rows], "o", label="measured recall")
-            ax.plot(x, [r.prediction for r in rows], "s", mfc="none", label="predicted (linear attn)")
+            pred = [i for i, r in enumerate(rows) if r.prediction is not None]
+            ax.plot(pred, [rows[i].prediction for i in pred], "s", mfc="none",
+                    label="predicted for the row's memory")
             ax.plot(x, [r.bound for r in rows], "_", ms=20, color="k", label="Fano upper bound")
             bad = [i for i, r in enumerate(rows) if r.violates]
             ax.plot(bad, [rows[i].measured for i in bad], "x", color="red", ms=12,

@@ -20,6 +20,7 @@ __all__ = [
     "NotRealError",
     "DefectiveError",
     "BackendUnavailableError",
+    "PathError",
 ]
 
 
@@ -65,3 +66,8 @@ class DefectiveError(MCCCError, ValueError):
 
 class BackendUnavailableError(MCCCError, ImportError):
     """An optional dependency (slycot, jax, torch, triton) needed for the call is not installed."""
+
+
+class PathError(MCCCError, ValueError):
+    """A file or folder argument cannot be used: missing, of the wrong kind, not writable, or
+    not text in a supported encoding."""

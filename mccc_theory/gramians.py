@@ -448,6 +448,7 @@ def hankel_singular_values(system, horizon: int | None = None, method: str = "au
     ill-conditioned systems). Similarity transforms ``(T A T^-1, T B, C T^-1)`` leave the values
     unchanged. Cost ``O(n^3)``.
     """
+    check_choice(factor, "factor", ("eigh", "pivoted_cholesky"))  # named as the caller knows it
     Wc = controllability_gramian(system, horizon, method)
     Wo = observability_gramian(system, horizon, method)
     Lc = gramian_factor(Wc, method=factor).L

@@ -143,7 +143,7 @@ def _psd(example):
     reference="THEORY §2; issue 2 item 7",
     strategy=lambda: st.tuples(modal_systems(m=(1, 4), regime=None),
                                st.one_of(st.none(), st.integers(1, 10**6))),
-    group="gramians", max_examples=40)
+    group="gramians", max_examples=40, requires=("mpmath",))
 def _matches_mpmath(example):
     system, N = example
     worst = 0.0
@@ -201,7 +201,7 @@ def _hsv_square_gap(a, b, n):
     reference="THEORY §2",
     strategy=lambda: st.one_of(modal_systems(m=(2, 8), regime="conjugate_pairs"),
                                modal_systems(m=(1, 4), regime=WELL_CONDITIONED)),
-    group="hsv")
+    group="hsv", requires=("slycot",))
 def _hsv_real(system):
     a = hankel_singular_values(system).values
     n = system.m

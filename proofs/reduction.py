@@ -18,7 +18,6 @@ rounding allowance from an error model (``eps = 2^-52``):
 
 from __future__ import annotations
 
-import mpmath
 import numpy as np
 from hypothesis import strategies as st
 
@@ -342,8 +341,11 @@ def _optimal_monotone(example):
               "independent frequency sweep",
     assumptions="stable systems in every regime (including 1 - |lambda| down to 1e-12, near -1)",
     reference="THEORY §3 (norms); Boyd, Balakrishnan & Kabamba 1989; Bruinsma & Steinbuch 1990",
-    strategy=lambda: modal_systems(m=(1, 6), with_feedthrough=True), group="reduction")
+    strategy=lambda: modal_systems(m=(1, 6), with_feedthrough=True), group="reduction",
+    requires=("mpmath",))
 def _hinf_bracket(system):
+    import mpmath
+
     br = hinf_norm(system, rtol=1e-8)
     # Independent sweep: the denominators 1 - lambda_i e^{-i w} directly; for slow modes
     # (1 - |lambda| < 1e-4, where the rounded lambda would cost eps / (1 - |lambda|) relative)

@@ -5,10 +5,15 @@ instances satisfying its assumptions and a ``check`` that returns a *scaled slac
 ``>= 0`` when the statement holds on that instance (typically ``1 - error / allowed`` or
 ``(bound - value) / scale``), negative when it fails. :func:`run_theorem` drives the strategy,
 records the worst slack and, on failure, the shrunk counterexample.
+
+A theorem whose check needs an optional dependency names it in ``requires`` (import names, e.g.
+``("slycot",)``); without it the theorem is reported *unavailable* with the pip command that
+installs it, which is neither a pass nor a failure.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import time
 from collections.abc import Callable
@@ -32,6 +37,11 @@ class Theorem:
     check: Callable[[object], float]
     group: str = "misc"
     max_examples: int | None = None  # cap for expensive checks (applies in every profile)
+    requires: tuple[str, ...] = ()  # optional modules the check imports (e.g. "slycot")
+
+    def missing(self) -> tuple[str, ...]:
+        """The modules of ``requires`` that are not installed here."""
+        return tuple(m for m in self.requires if importlib.util.find_spec(m) is None)
 
 
 @dataclass
@@ -42,11 +52,14 @@ class TheoremResult:
     holds: bool = True
     counterexample: str | None = None
     error: str | None = None
+    unavailable: str | None = None  # "pip install ..." when a required module is missing
     seconds: float = 0.0
     slacks: list[float] = field(default_factory=list, repr=False)
 
     @property
     def status(self) -> str:
+        if self.unavailable:
+            return f"unavailable ({self.unavailable})"
         return "holds" if self.holds else "FAILS"
 
     def to_json(self) -> dict:
@@ -54,7 +67,8 @@ class TheoremResult:
                 "statement": self.theorem.statement, "assumptions": self.theorem.assumptions,
                 "reference": self.theorem.reference, "examples": self.examples,
                 "worst_slack": None if math.isinf(self.worst_slack) else self.worst_slack,
-                "status": self.status, "counterexample": self.counterexample,
+                "status": self.status, "unavailable": self.unavailable,
+                "counterexample": self.counterexample,
                 "error": self.error, "seconds": round(self.seconds, 3)}
 
 
@@ -67,14 +81,18 @@ _REGISTRY: dict[str, Theorem] = {}
 
 def theorem(*, id: str, statement: str, assumptions: str, reference: str,
             strategy: Callable[[], st.SearchStrategy], group: str = "misc",
-            max_examples: int | None = None):
-    """Decorator registering ``check`` as the check of a new :class:`Theorem`."""
+            max_examples: int | None = None, requires: tuple[str, ...] = ()):
+    """Decorator registering ``check`` as the check of a new :class:`Theorem`.
+
+    ``requires`` names the optional modules the check imports; they must be imported inside the
+    check (not at module level) so that the registry loads without them.
+    """
 
     def deco(check):
         if id in _REGISTRY:
             raise ValueError(f"theorem id {id!r} registered twice")
         _REGISTRY[id] = Theorem(id, statement, assumptions, reference, strategy, check, group,
-                                max_examples)
+                                max_examples, tuple(requires))
         return check
 
     return deco
@@ -86,8 +104,16 @@ def all_theorems() -> dict[str, Theorem]:
 
 
 def run_theorem(thm: Theorem, *, max_examples: int | None = None) -> TheoremResult:
-    """Check ``thm`` under the active Hypothesis profile; never raises for a failing theorem."""
+    """Check ``thm`` under the active Hypothesis profile; never raises for a failing theorem.
+
+    A theorem whose ``requires`` are not all installed is not run: the result has no examples,
+    ``holds`` stays true (nothing contradicts it) and ``unavailable`` says what to install.
+    """
     result = TheoremResult(thm)
+    missing = thm.missing()
+    if missing:
+        result.unavailable = "pip install " + " ".join(missing)
+        return result
     failure: dict = {}  # the last failing example; Hypothesis replays the shrunk one last
 
     def body(example):

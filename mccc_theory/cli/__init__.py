@@ -14,6 +14,7 @@ import argparse
 import importlib
 import sys
 
+from .. import __version__
 from ..errors import MCCCError
 
 __all__ = ["main", "COMMANDS"]
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mccc", description="mccc-theory: check the theory of Modal Compressed "
         "Cross-Conditioning, reduce and certify modal memories.")
+    parser.add_argument("--version", action="version", version=f"mccc-theory {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, mod in _available():
         p = sub.add_parser(name, help=mod.HELP, description=mod.HELP, epilog=mod.EPILOG,

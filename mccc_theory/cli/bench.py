@@ -33,7 +33,9 @@ def available() -> dict[str, Path]:
 
 def run(args) -> int:
     from ..errors import MethodError
+    from .paths import output_file
 
+    json_path = output_file(args.json, "--json") if args.json else None
     benches = available()
     if not benches:
         raise MethodError(f"no benchmarks found under {BENCH_DIR}; run `mccc bench` from a "
@@ -53,13 +55,11 @@ def run(args) -> int:
         for table in result if isinstance(result, list) else [result]:
             print(table.format(), end="\n\n", flush=True)
             tables.append(table.to_json())
-    if args.json:
+    if json_path:
         import datetime
         import platform
 
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({
+        json_path.write_text(json.dumps({
             "measured_at": datetime.datetime.now().isoformat(timespec="seconds"),
             "machine": f"{platform.platform()}, {platform.machine()}",
             "quick": bool(args.quick), "tables": tables}, indent=2))

@@ -53,6 +53,7 @@ def run(args) -> int:
     )
 
     from ..errors import BackendUnavailableError, OrderError
+    from .paths import output_dir, output_file
 
     if args.list:
         certs = certificates(args.out)
@@ -64,14 +65,22 @@ def run(args) -> int:
         return 0
     examples = args.examples if args.examples is not None else \
         (300 if args.profile == "thorough" else 40)
-    if examples < 0:
-        raise OrderError(f"--examples: expected a non-negative integer, found {examples}")
+    if examples < 1:
+        raise OrderError(f"--examples: expected a positive number of cases, found {examples}")
+    if args.out is not None:
+        output_dir(args.out, "--out")
+    json_path = output_file(args.json, "--json") if args.json else None
     avail = available_backends()
     backends = args.backend or list(BACKENDS)
     for b in args.backend or ():
         if avail[b].startswith("unavailable"):
             raise BackendUnavailableError(f"--backend {b}: {avail[b]}")
     jobs = [(k, b) for k in (args.kernel or KERNELS) for b in backends if b in KERNEL_BACKENDS[k]]
+    if all(avail[b].startswith("unavailable") for _, b in jobs):
+        # nothing can be certified: saying so is a usage error, not a success
+        raise BackendUnavailableError("no kernel backend can run here (" + "; ".join(
+            f"{b}: {avail[b]}" for b in dict.fromkeys(b for _, b in jobs)) + "); install one, "
+            "e.g. pip install 'mccc-theory[jax]'")
     rows, failed = [], 0
     bar = tqdm(jobs, desc="certifying", unit="kernel", file=sys.stderr, disable=None)
     for kernel, backend in bar:
@@ -109,7 +118,7 @@ def run(args) -> int:
                 print(f"    {r['error']}")
     print(f"certificates in {certificate_dir(args.out)}; worst = max |observed - oracle| / "
           "error model over outputs and gradients (<= 1 required)")
-    if args.json:
-        with open(args.json, "w") as fh:
+    if json_path:
+        with json_path.open("w") as fh:
             json.dump(rows, fh, indent=2)
     return 1 if failed else 0

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 HELP = "plot your own measurements (CSV) against the toolkit's bounds and predictions"
 EPILOG = """CSV columns (header row, case-insensitive; see mccc_theory.compare):
   approximation rows: model,family,m,N,error[,n_queries,width]
       family in alibi|smooth|sharp|lookup; error = ||W - W_hat||_2 / ||W||_2
-  recall rows:        model,state_size,d,N,V,recall[,bits]
+  recall rows:        model,state_size,d,N,V,recall[,bits,memory]
+      memory in linear|delta|least_squares|mccc|mccc/2|mccc/4 selects the prediction
+  UTF-8 text, with or without a byte-order mark (Excel's "CSV UTF-8").
   an optional 'kind' column (approximation|recall) overrides the detection.
 
 examples:
@@ -23,13 +24,16 @@ exit status: 0 no point violates a bound, 1 some point does (listed), 2 bad inpu
 def add_arguments(p) -> None:
     p.add_argument("--measured", required=True, metavar="FILE.csv", help="your measurements")
     p.add_argument("--out", default="reports/compare.png", metavar="PNG",
-                   help="where to write the plot (default reports/compare.png)")
+                   help="where to write the plot: .png, .svg or .pdf (default reports/compare.png)")
     p.add_argument("--json", metavar="FILE", help="also write the rows with bounds as JSON")
 
 
 def run(args) -> int:
     from ..compare import compare_measurements, plot_comparison
+    from .paths import output_file
 
+    out = output_file(args.out, "--out", suffixes=(".png", ".svg", ".pdf"))
+    json_path = output_file(args.json, "--json") if args.json else None
     comp = compare_measurements(args.measured)
     print(f"{'model':<16} {'kind':<13} {'measured':>9} {'bound':>9} {'predicted':>9}  status")
     for r in comp.rows:
@@ -37,11 +41,9 @@ def run(args) -> int:
         status = "VIOLATES " + ("lower" if r.bound_kind == "lower" else "upper") + " bound" \
             if r.violates else "ok"
         print(f"{r.model:<16} {r.kind:<13} {r.measured:9.3g} {r.bound:9.3g} {pred:>9}  {status}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     plot_comparison(comp).savefig(out, dpi=110, bbox_inches="tight")
     print(f"plot written to {out}; {len(comp.violations)} of {len(comp.rows)} points violate a "
           "bound")
-    if args.json:
-        Path(args.json).write_text(json.dumps(comp.to_json(), indent=2))
+    if json_path:
+        json_path.write_text(json.dumps(comp.to_json(), indent=2))
     return 1 if comp.violations else 0

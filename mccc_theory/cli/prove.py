@@ -11,6 +11,9 @@ EPILOG = """examples:
   mccc prove --profile thorough       # many random examples
   mccc prove --only gramian.closed_form_equals_series --json prove.json
   mccc prove --list                   # the theorems, their statements and references
+
+A theorem whose optional dependency (slycot, mpmath) is not installed is reported
+"unavailable (pip install ...)"; it is not run and does not fail the command.
 """
 
 
@@ -30,6 +33,9 @@ def run(args) -> int:
 
     from ..errors import MethodError
     from ..testing.profiles import load_profile
+    from .paths import output_file
+
+    json_path = output_file(args.json, "--json") if args.json else None
 
     load_profile(args.profile)
     theorems = list(all_theorems().values())
@@ -42,6 +48,8 @@ def run(args) -> int:
         for t in theorems:
             print(f"{t.id}\n    {t.statement}\n    assumes: {t.assumptions}\n"
                   f"    reference: {t.reference}")
+            if t.requires:
+                print(f"    requires: {', '.join(t.requires)}")
         return 0
     results = []
     bar = tqdm(theorems, desc="proving", unit="thm", file=sys.stderr, disable=None)
@@ -58,9 +66,11 @@ def run(args) -> int:
             if r.error:
                 print(f"    error: {r.error}")
     failed = sum(not r.holds for r in results)
-    print(f"{len(results) - failed} hold, {failed} fail ({args.profile} profile)")
-    if args.json:
-        with open(args.json, "w") as fh:
+    unavailable = sum(bool(r.unavailable) for r in results)
+    print(f"{len(results) - failed - unavailable} hold, {failed} fail, {unavailable} unavailable "
+          f"({args.profile} profile)")
+    if json_path:
+        with json_path.open("w") as fh:
             json.dump({"profile": args.profile, "results": [r.to_json() for r in results]}, fh,
                       indent=2)
     return 1 if failed else 0

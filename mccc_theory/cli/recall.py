@@ -79,7 +79,7 @@ def _run_codebook(args, names, bar):
         if d < 2 or N < 1 or V < 2:
             raise OrderError(f"--d/--N/--V: expected d >= 2, N >= 1, V >= 2, found d={d}, "
                              f"N={N}, V={V}")
-    trials = args.trials or (200 if args.quick else 2000)
+    trials = args.trials if args.trials is not None else (200 if args.quick else 2000)
     bar.reset(total=len(names) * len(cells))
     rows = compare_grid(names, cells, trials=trials, seed=args.seed, alpha=args.alpha,
                         workers=args.workers,
@@ -113,7 +113,8 @@ def _run_mqar(args, names, bar):
             bar.set_postfix_str(f"{name} d={d}")
             bar.update(1)
             mem = make_memory(name, d, task.seq_len)
-            res = measure_recall(mem, task, trials=args.trials or (100 if args.quick else 1000),
+            trials = args.trials if args.trials is not None else (100 if args.quick else 1000)
+            res = measure_recall(mem, task, trials=trials,
                                  seed=args.seed, alpha=args.alpha)
             out.append(dict(res.to_json(), name=name, d=d, config=task.config.name or
                             args.config))
@@ -166,6 +167,26 @@ def _plot_mqar(rows, path):
     plt.close(fig)
 
 
+def _check_options(args):
+    """Every numeric option and output path, before any work starts."""
+    from ..errors import MethodError, OrderError
+    from ..recall.mqar import FIGURE2_CONFIGS
+    from .paths import output_file
+
+    for option, value in (("--trials", args.trials), ("--workers", args.workers)):
+        if value is not None and value < 1:
+            raise OrderError(f"{option}: expected a positive integer, found {value}")
+    if not 0 < args.alpha < 1:
+        raise OrderError(f"--alpha: expected a false-alarm probability in (0, 1), found "
+                         f"{args.alpha:g}")
+    if args.task == "mqar" and args.config not in FIGURE2_CONFIGS:
+        raise MethodError(f"--config: unknown MQAR configuration {args.config!r}; choose from "
+                          f"{', '.join(FIGURE2_CONFIGS)}")
+    return (output_file(args.json, "--json") if args.json else None,
+            output_file(args.plot, "--plot", suffixes=(".png", ".svg", ".pdf"))
+            if args.plot else None)
+
+
 def run(args) -> int:
     from tqdm import tqdm
 
@@ -176,14 +197,15 @@ def run(args) -> int:
         print("memories:", ", ".join(MEMORY_NAMES))
         print("MQAR configurations:", ", ".join(FIGURE2_CONFIGS))
         return 0
+    json_path, args.plot = _check_options(args)
     names = _names(args)
     with tqdm(desc="recall", file=sys.stderr, disable=None) as bar:
         if args.task == "mqar":
             rows, failed = _run_mqar(args, names, bar)
         else:
             rows, failed = _run_codebook(args, names, bar)
-    if args.json:
-        with open(args.json, "w") as fh:
+    if json_path:
+        with json_path.open("w") as fh:
             json.dump({"task": args.task, "rows": rows}, fh, indent=2)
     if args.check and failed:
         for r in failed:

@@ -28,9 +28,15 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..errors import MethodError
+    from ..errors import MethodError, OrderError
     from ..report.build import SECTIONS, write_report
+    from .paths import output_dir, output_file
 
+    output_dir(args.out, "--out")
+    json_path = output_file(args.json, "--json") if args.json else None
+    if args.workers is not None and args.workers < 1:
+        raise OrderError(f"--workers: expected a positive number of processes, found "
+                         f"{args.workers}")
     for name in args.only or ():
         if name not in SECTIONS:
             raise MethodError(f"--only: unknown section {name!r}; choose from {', '.join(SECTIONS)}")
@@ -42,7 +48,7 @@ def run(args) -> int:
     for r in missed:
         print(f"MISSED: [{r['section']}] {r['item']}: seen {r['value']}, target {r['target']}",
               file=sys.stderr)
-    if args.json:
-        with open(args.json, "w") as fh:
+    if json_path:
+        with json_path.open("w") as fh:
             json.dump(res.to_json(), fh, indent=2)
     return 1 if missed else 0
