@@ -52,7 +52,8 @@ def test_approximation_rows_against_the_read_once_bound(tmp_path):
 
 
 def test_recall_rows_flag_impossible_recall(tmp_path, capsys):
-    text = "model,state_size,d,N,V,recall\nbig,4096,64,32,64,0.9\ntiny,4,64,128,64,0.9\n"
+    text = ("model,state_size,d,N,V,recall,memory\nbig,4096,64,32,64,0.9,linear\n"
+            "tiny,4,64,128,64,0.9,\n")
     out_png = tmp_path / "c.png"
     out_json = tmp_path / "c.json"
     code = main(["compare", "--measured", str(_csv(tmp_path, text)), "--out", str(out_png),
@@ -61,6 +62,7 @@ def test_recall_rows_flag_impossible_recall(tmp_path, capsys):
     rows = json.loads(out_json.read_text())
     assert [r["violates"] for r in rows] == [False, True]
     assert 0 <= rows[0]["prediction"] <= 1
+    assert rows[1]["prediction"] is None  # no memory named: no prediction is made up
     assert out_png.stat().st_size > 0
     assert "VIOLATES upper bound" in capsys.readouterr().out
 
@@ -82,3 +84,32 @@ def test_bad_csv_is_a_usage_error(tmp_path, capsys, text, pattern):
 def test_missing_file_is_a_usage_error(tmp_path, capsys):
     assert main(["compare", "--measured", str(tmp_path / "nope.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_recall_prediction_follows_the_rows_memory(tmp_path):
+    from mccc_theory.capacity import predict_recall
+
+    text = ("model,state_size,d,N,V,recall,memory\n"
+            "a,1024,32,32,64,0.5,linear\nb,256,32,32,64,0.5,mccc/4\n")
+    lin, quarter = compare_measurements(_csv(tmp_path, text)).rows
+    # linear attention: the capacity module's own predictor, called independently
+    assert lin.prediction == predict_recall("linear", 32, 32, 64)
+    # 8 modes holding 32 items must predict far less than a 32 x 32 linear-attention state: the
+    # row's memory was used (the old code predicted linear attention for every row)
+    assert quarter.prediction < lin.prediction - 0.2
+
+
+def test_recall_row_with_unknown_memory_is_a_usage_error(tmp_path, capsys):
+    text = "model,state_size,d,N,V,recall,memory\nx,1024,32,32,64,0.5,softmax\n"
+    assert main(["compare", "--measured", str(_csv(tmp_path, text)),
+                 "--out", str(tmp_path / "c.png")]) == 2
+    assert __import__("re").search(r"memory: expected one of linear, .*found 'softmax'",
+                                   capsys.readouterr().err)
+
+
+def test_utf8_with_byte_order_mark_reads_like_plain_utf8(tmp_path):
+    text = "model,family,m,N,error\nbt,smooth,4,160,0.7\n"
+    plain = _csv(tmp_path, text)
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode())  # Excel's "CSV UTF-8"
+    assert compare_measurements(bom).to_json() == compare_measurements(plain).to_json()
