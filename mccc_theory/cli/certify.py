@@ -52,7 +52,7 @@ def run(args) -> int:
         certify,
     )
 
-    from ..errors import BackendUnavailableError, OrderError
+    from ..errors import BackendUnavailableError, MethodError, OrderError
     from .paths import output_dir, output_file
 
     if args.list:
@@ -76,6 +76,9 @@ def run(args) -> int:
         if avail[b].startswith("unavailable"):
             raise BackendUnavailableError(f"--backend {b}: {avail[b]}")
     jobs = [(k, b) for k in (args.kernel or KERNELS) for b in backends if b in KERNEL_BACKENDS[k]]
+    if not jobs:
+        raise MethodError(f"--kernel, --backend: no backend of {', '.join(backends)} implements "
+                          f"{', '.join(args.kernel or KERNELS)}")
     if all(avail[b].startswith("unavailable") for _, b in jobs):
         # nothing can be certified: saying so is a usage error, not a success
         raise BackendUnavailableError("no kernel backend can run here (" + "; ".join(
