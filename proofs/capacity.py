@@ -33,7 +33,7 @@ from mccc_theory.capacity import (
     welch_bound,
 )
 from mccc_theory.capacity.exact import delta_rule_memory
-from mccc_theory.recall import CodebookTask, LinearAttention, ModalMemory, measure_recall
+from mccc_theory.recall import CodebookTask, KeyedModalMemory, LinearAttention, measure_recall
 from mccc_theory.recall.intervals import bernstein_interval
 
 from .registry import theorem
@@ -240,7 +240,7 @@ def _rank_bound(example):
     P = np.diag(np.r_[np.ones(m), np.zeros(N - m)])
     d = max(m, 2)
     K = random_unit_vectors((1, N), d, rng)
-    W_modal = ModalMemory.default(m, d, N).weights(K, K)[0]
+    W_modal = KeyedModalMemory.default(m, d, N).weights(K, K)[0]
     # rounding of |W - I|_F^2: N^2 entries, each with ~N eps relative error of size |W|
     worst = math.inf
     for W in (A @ B.T / np.sqrt(N * m), P, W_modal):
@@ -328,7 +328,7 @@ def _naive_conservative(example):
 def _modal_decomposition(example):
     d, m, N, seed = example
     rng = np.random.default_rng(seed)
-    mem = ModalMemory(tuple(-np.log(rng.uniform(1, 1000, m))), tuple(rng.uniform(-1, 1, m)),
+    mem = KeyedModalMemory(tuple(-np.log(rng.uniform(1, 1000, m))), tuple(rng.uniform(-1, 1, m)),
                       d, seed)
     K = random_unit_vectors((1, N), d, rng)
     Vv = rng.standard_normal((1, N, 3))

@@ -34,9 +34,11 @@ from mccc_theory.reduction import (
     hankel_norm_approximation,
     minimal_realization,
     read_once_projection,
+    singular_perturbation,
 )
 from mccc_theory.reduction.balanced import _groups
 from mccc_theory.reduction.hankel_norm import SIMPLE_GAP
+from mccc_theory.reduction.singular_perturbation import _textbook
 from mccc_theory.testing.strategies import dense_systems, modal_systems
 
 from .registry import theorem
@@ -134,6 +136,42 @@ def _bt_bound_chain(example):
     return min(_leq(bt.lower_bound, e_hankel, tau_lower),
                _leq(e_hankel, e_inf.upper, _sv_tau(E, e_hankel) + tau_tf),
                _leq(e_inf.lower, bt.upper_bound, tau_upper))
+
+
+def _dc_gain(system):
+    A = np.diag(system.lam) if hasattr(system, "s") else system.A
+    return system.D_or_zero + system.C @ np.linalg.solve(np.eye(A.shape[0]) - A, system.B)
+
+
+@theorem(
+    id="reduction.spa_bound_chain",
+    statement="Balanced singular perturbation approximation (discrete time): stable, G_r(1) = G(1) "
+              "(DC gain), and sigma_{r+1} <= ||G - G_r||_inf <= 2 * (sum of distinct sigma_i, "
+              "i > r), sigma the Hankel singular values of the textbook realization (A, B, C A)",
+    assumptions="stable systems (modal and dense, real and complex), 1 - |lambda| >= 1e-3, "
+                "r not splitting a repeated sigma, A_r invertible (an MCCC form exists)",
+    reference="THEORY §3; Liu & Anderson, Int. J. Control 50 (1989); SLICOT AB09ND",
+    strategy=lambda: st.tuples(_systems, st.integers(1, 8)), group="reduction")
+def _spa_bound_chain(example):
+    system, r = example
+    tb = _textbook(system)
+    sig = hankel_singular_values(tb).significant
+    r = _admissible(tb, sig, r)
+    res = singular_perturbation(system, r)
+    e_inf = hinf_error(system, res.reduced)
+    # the projections' rounding (module docstring), amplified by the two extra solves (A_r^-1
+    # for the MCCC form); at z = 1 also by ||(I - A_r)^-1||
+    tau_tf = _tf_tau(tb, res.hsv, r) * np.linalg.cond(res.reduced.A) + _tf_tau(system, res.hsv, r)
+    amp = np.linalg.norm(np.linalg.inv(np.eye(r) - res.reduced.A), 2)
+    dc = np.linalg.norm(_dc_gain(res.reduced) - _dc_gain(system), 2)
+    tau_sv = _sv_tau(tb, res.lower_bound)
+    # states whose values sit below the Gramians' rounding level are not in the balanced
+    # realization at all; each moves G (and G(1)) by at most twice that level
+    tau_dropped = 2 * (_order(system) - res.rank) * _sv_tau(tb, 0.0)
+    return min(_leq(res.lower_bound, e_inf.upper, tau_sv + tau_tf),
+               _leq(e_inf.lower, res.upper_bound, tau_tf + 2 * res.rank * tau_sv + tau_dropped),
+               _leq(dc, 0.0, tau_tf * max(1.0, amp) + tau_dropped),
+               1.0 if res.reduced.spectral_radius() < 1 else -1.0)
 
 
 @theorem(

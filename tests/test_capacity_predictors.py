@@ -26,7 +26,7 @@ from mccc_theory.capacity import (
 from mccc_theory.capacity.exact import delta_rule_memory
 from mccc_theory.capacity.predictors import _NODES
 from mccc_theory.errors import MethodError, OrderError, ShapeError
-from mccc_theory.recall import CodebookTask, LinearAttention, ModalMemory, measure_recall
+from mccc_theory.recall import CodebookTask, KeyedModalMemory, LinearAttention, measure_recall
 from mccc_theory.recall.intervals import bernstein_interval
 
 ALPHA = 1e-6
@@ -116,7 +116,7 @@ def test_delta_rule_profile_moments_are_exact_expectations():
 
 def test_modal_profile_moments_match_monte_carlo():
     d, m, N = 24, 6, 12
-    mem = ModalMemory.default(m, d, N)
+    mem = KeyedModalMemory.default(m, d, N)
     lags = N - np.arange(N)  # written at 0..N-1, read at N
     rng = np.random.default_rng(4)
     T = 4000

@@ -9,9 +9,9 @@ from mccc_theory.capacity import delta_rule_memory, random_unit_vectors
 from mccc_theory.errors import MethodError, OrderError, ShapeError
 from mccc_theory.recall import (
     DeltaRule,
+    KeyedModalMemory,
     LeastSquares,
     LinearAttention,
-    ModalMemory,
     SoftmaxAttention,
     feature_dim,
     features,
@@ -76,10 +76,10 @@ def test_least_squares_exact_below_d_and_linear_attention_is_outer_product():
 
 def test_modal_memory_reduces_to_linear_attention_without_decay():
     K, V, Qr, wt, qt = _batch()
-    slow = ModalMemory(tuple(np.full(8, -40.0)), tuple(np.zeros(8)), 8)  # 1 - |lambda| ~ 4e-18
+    slow = KeyedModalMemory(tuple(np.full(8, -40.0)), tuple(np.zeros(8)), 8)  # 1 - |lambda| ~ 4e-18
     np.testing.assert_allclose(slow.read(K, V, Qr, write_times=wt, query_times=qt),
                                LinearAttention().read(K, V, Qr), atol=1e-12)
-    red = ModalMemory.default(3, 8, 20, seed=4)
+    red = KeyedModalMemory.default(3, 8, 20, seed=4)
     P = red.projection
     np.testing.assert_allclose(P @ P.T, (8 / 3) * np.eye(3), atol=1e-12)
     assert red.m == 3 and red.state_size(8, 4, 100) == 2 * 3 * 4
@@ -110,7 +110,7 @@ def test_zoology_state_sizes():
     assert LinearAttention("dpfp", 3).state_size(d, dv, L) == 384 * dv
     assert LinearAttention("taylor2").state_size(d, dv, L) == (1 + d + d * d) * dv
     assert DeltaRule().state_size(d, dv, L) == d * dv
-    assert ModalMemory.default(16, d, L).state_size(d, dv, L) == 2 * 16 * dv
+    assert KeyedModalMemory.default(16, d, L).state_size(d, dv, L) == 2 * 16 * dv
 
 
 @pytest.mark.parametrize("call, exc, match", [
@@ -124,10 +124,10 @@ def test_zoology_state_sizes():
                                  query_times=[2]), OrderError, "after the last write"),
     (lambda: LeastSquares().weights(np.ones((1, 3, 4)), np.ones((1, 1, 4)), query_times=[1]),
      OrderError, "after the last write"),
-    (lambda: ModalMemory.default(2, 4, 8).weights(np.ones((1, 3, 5)), np.ones((1, 1, 5))),
+    (lambda: KeyedModalMemory.default(2, 4, 8).weights(np.ones((1, 3, 5)), np.ones((1, 1, 5))),
      ShapeError, "built for d = 4"),
-    (lambda: ModalMemory((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), 2), OrderError, "m <= d"),
-    (lambda: ModalMemory((0.0,), (0.0, 1.0), 2), ShapeError, "theta"),
+    (lambda: KeyedModalMemory((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), 2), OrderError, "m <= d"),
+    (lambda: KeyedModalMemory((0.0,), (0.0, 1.0), 2), ShapeError, "theta"),
     (lambda: LinearAttention("relu"), MethodError, "feature_map"),
     (lambda: DeltaRule(2.5), OrderError, "beta"),
     (lambda: LinearAttention().weights(np.ones((1, 3, 4)), np.ones((1, 1, 4)),

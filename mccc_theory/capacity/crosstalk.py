@@ -172,7 +172,7 @@ def modal_weights(phi_keys, phi_queries, s, lags) -> np.ndarray:
 
     Notes
     -----
-    Cost ``O(Q N m)`` per batch element; :class:`mccc_theory.recall.memories.ModalMemory` reads
+    Cost ``O(Q N m)`` per batch element; :class:`mccc_theory.recall.memories.KeyedModalMemory` reads
     through the state instead (``O((N + Q) m d_v)``) and the two are cross-checked in the tests.
     """
     s = check_log_eigenvalues(s, "s")

@@ -16,10 +16,10 @@ from .intervals import bernstein_interval, clopper_pearson_interval, wilson_inte
 from .measure import RecallResult, measure_recall
 from .memories import (
     DeltaRule,
+    KeyedModalMemory,
     LeastSquares,
     LinearAttention,
     Memory,
-    ModalMemory,
     SoftmaxAttention,
     standard_memories,
 )
@@ -31,7 +31,7 @@ __all__ = [
     "FEATURE_MAPS", "feature_dim", "features", "kernel",
     "bernstein_interval", "clopper_pearson_interval", "wilson_interval",
     "RecallResult", "measure_recall",
-    "DeltaRule", "LeastSquares", "LinearAttention", "Memory", "ModalMemory",
+    "DeltaRule", "LeastSquares", "LinearAttention", "Memory", "KeyedModalMemory",
     "SoftmaxAttention", "standard_memories",
     "FIGURE2_CONFIGS", "MQARBatch", "MQARConfig", "get_config", "mqar", "power_law_gaps",
     "SCHLAG_CROSSINGS", "loss_crossing", "retrieval_loss",

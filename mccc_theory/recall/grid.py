@@ -23,7 +23,7 @@ import numpy as np
 from ..capacity.predictors import predict_recall, weights_recall
 from ..validation import check_choice, check_positive_int
 from .measure import measure_recall
-from .memories import DeltaRule, LeastSquares, LinearAttention, ModalMemory, SoftmaxAttention
+from .memories import DeltaRule, KeyedModalMemory, LeastSquares, LinearAttention, SoftmaxAttention
 from .tasks import CodebookTask
 
 __all__ = ["MEMORY_NAMES", "ANALYTIC", "make_memory", "predicted", "GridRow", "compare_grid",
@@ -50,7 +50,7 @@ def make_memory(name: str, d: int, horizon: int):
     if name == "least_squares":
         return LeastSquares()
     div = {"mccc": 1, "mccc/2": 2, "mccc/4": 4}[name]
-    return ModalMemory.default(max(d // div, 1), d, horizon)
+    return KeyedModalMemory.default(max(d // div, 1), d, horizon)
 
 
 def predicted(name: str, memory, task: CodebookTask, *, method: str = "both",

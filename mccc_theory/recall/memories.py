@@ -36,7 +36,7 @@ __all__ = [
     "LinearAttention",
     "DeltaRule",
     "LeastSquares",
-    "ModalMemory",
+    "KeyedModalMemory",
     "standard_memories",
 ]
 
@@ -236,8 +236,12 @@ class LeastSquares(Memory):
 
 
 @dataclass(frozen=True)
-class ModalMemory(Memory):
-    """MCCC modal memory: m fixed stable modes ``lambda_i = exp(-exp(nu_i) + i theta_i)``.
+class KeyedModalMemory(Memory):
+    """Key-addressed MCCC memory: m fixed stable modes ``lambda_i = exp(-exp(nu_i) + i theta_i)``.
+
+    Not :class:`mccc_theory.attention.ModalMemory` (the layer's memory, which writes every value
+    through a fixed per-mode gain ``b``): here the input into mode i is the key feature
+    ``phi_i(k_t)`` times the value, as in the capacity theory (THEORY §5).
 
     Writes ``phi(k_t) v_t^T`` decayed per mode: ``S = sum_t diag(lambda^(T - t)) phi(k_t) v_t^T``
     (m x d_v complex, ``T`` the last write time, lag 0 undecayed) and reads
@@ -277,7 +281,7 @@ class ModalMemory(Memory):
         object.__setattr__(self, "name", f"MCCC modal (m={nu.shape[0]})")
 
     @classmethod
-    def default(cls, m: int, d: int, horizon: int, *, seed: int = 0) -> ModalMemory:
+    def default(cls, m: int, d: int, horizon: int, *, seed: int = 0) -> KeyedModalMemory:
         """m modes with e-folding times log-spaced in ``[4 horizon, 64 horizon]`` and phases
         ``theta`` evenly in ``[-pi/(4 horizon), pi/(4 horizon)]`` (at most an eighth of a turn over
         the horizon, so ``Re lambda^tau > 0.7 |lambda|^tau`` for every stored item)."""
@@ -340,6 +344,6 @@ def standard_memories(d: int, horizon: int) -> list[Memory]:
                           LinearAttention("elu+1")]
     mems += [LinearAttention("dpfp", nu) for nu in (1, 2, 3)]
     mems += [LinearAttention("taylor2"), DeltaRule(), LeastSquares()]
-    mems += [ModalMemory.default(m, d, horizon) for m in sorted({d, max(d // 2, 1),
+    mems += [KeyedModalMemory.default(m, d, horizon) for m in sorted({d, max(d // 2, 1),
                                                                  max(d // 4, 1)}, reverse=True)]
     return mems

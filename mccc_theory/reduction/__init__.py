@@ -9,6 +9,8 @@ reduced models keep ``D``. Bounds for an order-``r`` model, ``sigma_r > sigma_{r
 (the lower bound for every order-``r`` model, the upper for balanced truncation).
 
 * :func:`balanced_truncation` -- square-root / balancing-free square-root, with both bounds.
+* :func:`singular_perturbation` -- balanced singular perturbation (SPA): matches the DC gain,
+  ``||G - G_r||_inf <= 2 tail`` (Hankel singular values of the textbook ``(A, B, C A)``).
 * :func:`hankel_norm_approximation` -- Glover/AAK: Hankel error exactly ``sigma_{r+1}``.
 * :func:`modal_truncation` -- keep modes ranked by ``|lambda|``, dominance or modal HSV.
 * :func:`read_once_projection` -- Eckart-Young-optimal compression of the final state.
@@ -20,11 +22,13 @@ from .hankel_norm import SIMPLE_GAP, HankelNormApproximation, hankel_norm_approx
 from .minimal import MAX_CONDITION, ModalRealization, minimal_realization, to_modal
 from .modal_truncation import RANKINGS, ModalTruncation, modal_truncation, mode_scores
 from .read_once import ReadOnceProjection, read_once_projection
+from .singular_perturbation import SingularPerturbation, singular_perturbation
 
 __all__ = [
     "BalancedTruncation", "balanced_truncation", "error_bounds", "GROUP_RTOL",
     "HankelNormApproximation", "hankel_norm_approximation", "SIMPLE_GAP",
     "ModalTruncation", "modal_truncation", "mode_scores", "RANKINGS",
     "ReadOnceProjection", "read_once_projection",
+    "SingularPerturbation", "singular_perturbation",
     "ModalRealization", "minimal_realization", "to_modal", "MAX_CONDITION",
 ]

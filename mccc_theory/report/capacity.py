@@ -268,7 +268,7 @@ def _schlag(ctx: ReportContext, sec: Section) -> None:
 
 def _bounds(ctx: ReportContext, sec: Section) -> None:
     from ..capacity import bounds, exact
-    from ..recall.memories import DeltaRule, LeastSquares, LinearAttention, ModalMemory
+    from ..recall.memories import DeltaRule, KeyedModalMemory, LeastSquares, LinearAttention
 
     rng = np.random.default_rng(ctx.seed + 5)
     d = 32
@@ -276,7 +276,7 @@ def _bounds(ctx: ReportContext, sec: Section) -> None:
     for N in (16, 32, 64, 128):
         K = exact.random_unit_vectors((1, N), d, rng)
         for mem, m in ((LinearAttention(), d), (LeastSquares(), d), (DeltaRule(), d),
-                       (ModalMemory.default(d // 4, d, N), d // 4)):
+                       (KeyedModalMemory.default(d // 4, d, N), d // 4)):
             W = mem.weights(K, K)[0]
             mse = bounds.retrieval_relative_mse(W)
             bound = bounds.linear_memory_mse_bound(m, N)
