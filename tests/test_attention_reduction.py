@@ -86,3 +86,51 @@ def test_aak_attains_sigma_to_rounding_on_a_truncated_exponential_sum():
     tol = 1e3 * 10 * EPS * fit.hsv[0]
     assert lo - tol <= fit.hankel_lower_bound <= hi + tol
     assert lo <= fit.hankel_lower_bound + tol
+
+
+def _section_bracket(fit, K):
+    """Independent oracle: the K x K block section of [e_{i+j}] from the impulse response
+    (a lower bound) plus the tail bound |e_tau| <= S rho^tau beyond lag K (the old method)."""
+    W = fit.weights
+    Q, N = W.shape
+    sysm = fit.system
+    e = -sysm.impulse_response(2 * K)[:, :, 0].T.real
+    e[:, :N] += W
+    idx = np.arange(K)[:, None] + np.arange(K)[None, :]
+    lower = np.linalg.norm(e[:, idx].transpose(1, 0, 2).reshape(K * Q, K), 2)
+    rho = np.max(np.abs(sysm.lam))
+    S = np.sum(np.linalg.norm(sysm.C, axis=0) * np.abs(sysm.B[:, 0]))
+    x = rho ** 2
+    return lower, lower + S * rho ** K * np.sqrt((K + 1) / (1 - x) + x / (1 - x) ** 2)
+
+
+@pytest.mark.parametrize("name, m", [("smooth", 3), ("alibi", 2), ("sharp", 4)])
+def test_hankel_error_is_exact(families, name, m):
+    """Defect 8 (issue 12): the Hankel norm of the error from exact Gramian factors (no lag cap)
+    against a long explicit section (the fits' slowest poles have rho ~0.96, so the tail beyond
+    N = 40 lags matters; K = 700 lags leave rho^K ~ 1e-13). Both are brackets of the same
+    number: they must intersect, up to the section's rounding K eps sigma_1."""
+    K = 700
+    fit = fit_modal(families[name].weights, m, "bt")
+    lo, hi = hankel_error(fit)
+    s_lo, s_hi = _section_bracket(fit, K)
+    assert s_hi - s_lo < 1e-10 * s_lo  # K long enough for a sharp oracle
+    tol = K * EPS * fit.hsv[0]
+    assert lo <= s_hi + tol and s_lo <= hi + tol
+    assert hi - lo <= 1e-9 * hi  # and the new bracket is sharp (rounding only)
+    # a short explicit block (max_lags = N) changes only the allowance, not the value
+    lo1, hi1 = hankel_error(fit, max_lags=1)
+    assert lo1 <= hi and lo <= hi1
+
+
+def test_hankel_error_validates_its_inputs(families):
+    """Defect 8: a plain array raised AttributeError, a negative max_lags returned silently."""
+    from mccc_theory.errors import DTypeError, OrderError
+
+    fit = fit_modal(families["smooth"].weights, 2, "bt")
+    with pytest.raises(DTypeError, match=r"fit: expected a ModalFit"):
+        hankel_error(families["smooth"].weights)
+    with pytest.raises(DTypeError, match=r"fit: expected a ModalFit"):
+        error_system(families["smooth"].weights)
+    with pytest.raises(OrderError, match=r"max_lags: expected an integer >= 1"):
+        hankel_error(fit, max_lags=-5)
