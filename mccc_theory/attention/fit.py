@@ -512,7 +512,7 @@ def hankel_error(fit: ModalFit, *, max_lags: int = 4096) -> tuple[float, float]:
     ``(Q T + 2m) x (N + 2m)`` matrix: ``O(Q T (N + m)^2)``, milliseconds where the explicit
     ``T x T`` section of a slowly decaying fit took minutes.
     """
-    from ..gramians import controllability_gramian, gramian_factor, observability_gramian
+    from ..gramians import controllability_gramian, observability_gramian
 
     fit = _check_fit(fit)
     max_lags = check_positive_int(max_lags, "max_lags")
@@ -523,8 +523,7 @@ def hankel_error(fit: ModalFit, *, max_lags: int = 4096) -> tuple[float, float]:
     rho = float(np.max(np.abs(lam)))
     Wc_h = controllability_gramian(half)
     Wo_h = observability_gramian(half)
-    Lh = gramian_factor(Wc_h, method="eigh").L
-    Lo = gramian_factor(Wo_h, method="eigh").L
+    Lh, Lo = _scaled_factor(Wc_h), _scaled_factor(Wo_h)
     sigma, d_round, d_c, d_o = _hankel_error_at(W, half, Lh, Lo, Wc_h, Wo_h, N)
     cap = max(max_lags, N)
     if d_o > d_round + d_c and cap > N and 0 < rho:
@@ -535,12 +534,25 @@ def hankel_error(fit: ModalFit, *, max_lags: int = 4096) -> tuple[float, float]:
     return max(sigma - delta, 0.0), sigma + delta
 
 
+def _scaled_factor(G: np.ndarray) -> np.ndarray:
+    """Factor ``L L^H = G`` of a modal Gramian computed on ``G / (d d^T)``, ``d = sqrt(diag G)``.
+
+    The factor's residual is then ``~eps d_i d_j`` entry by entry (relative to each mode's own
+    size) instead of ``eps ||G||`` everywhere: a weak, slow mode keeps its digits next to a
+    strong, fast one.
+    """
+    from ..gramians import gramian_factor
+
+    d = np.sqrt(np.maximum(np.diag(G).real, 0.0))
+    d = np.where(d > 0, d, 1.0)
+    return d[:, None] * gramian_factor(G / d[:, None] / d[None, :], method="eigh").L
+
+
 def _hankel_error_at(W, half, Lh, Lo, Wc_h, Wo_h, T):
     """``(sigma, rounding allowance, Lh allowance, Lo allowance)`` for T block rows (T >= N)."""
     Q, N = W.shape
     b, C = half.B[:, 0], half.C
     m = b.size
-    rho = float(np.max(np.abs(half.lam)))
     P = modal_powers(half.s, np.arange(T + N + 1))  # lambda^k, (T + N + 1, m)
 
     def blocks(C, P, b, W, Lh, Lo):
@@ -562,17 +574,20 @@ def _hankel_error_at(W, half, Lh, Lo, Wc_h, Wo_h, T):
     d_form = 2 * (m + 1) * _EPS * float(np.linalg.norm(Mabs))
     # (2) The SVD: LAPACK's bound p(r, c) eps sigma_1 with p = sqrt(r c).
     d_svd = np.sqrt(M.shape[0] * M.shape[1]) * _EPS * sigma
-    # (3) The tail factors: L with ||L L^H - G|| <= d moves sigma^2 by at most ||other
-    # factor||^2 rho^(2k) d (k = N for Lh, T for Lo), with ||Lo||^2 <= trace(Wo) and
-    # ||Lc||^2 <= trace(Wc); d is the factor's residual plus the closed-form Gramian's own error.
-    def resid(L, G):
-        return np.linalg.norm(L @ L.conj().T - G, 2) + 16 * m * _EPS * np.linalg.norm(G, 2)
+    # (3) The tail factors. sigma^2 = lambda_max(Lo^H Lc Lc^H Lo) depends on Lc only through
+    # Lc Lc^H; an error D in the modal tail block Lambda^N L_h L_h^H Lambda^N^H moves sigma^2 by
+    # at most ||Wo_h|| ||D|| (the modal columns of Lo^H have Gram matrix Wo_h); likewise for Lo
+    # with Wc_h. ||D||: the damped residual plus its own rounding and the closed-form Gramian's
+    # (16 m eps, elementwise).
+    def resid(L, G, k):
+        D = np.abs(P[k])[:, None] * np.abs(P[k])[None, :]
+        R = P[k][:, None] * (L @ L.conj().T - G) * P[k].conj()[None, :]
+        return float(np.linalg.norm(R, 2) + 16 * m * _EPS * np.linalg.norm(
+            D * (np.abs(L) @ np.abs(L).T + np.abs(G))))
 
-    tr_o = float(np.sum(np.arange(1, N + 1) * np.sum(W ** 2, axis=0)) + np.trace(Wo_h).real)
-    tr_c = float(N + np.trace(Wc_h).real)
     def shift(X):  # |sigma'^2 - sigma^2| <= X  =>  |sigma' - sigma| <= min(X / sigma, sqrt X)
         return float(min(X / sigma, np.sqrt(X)) if sigma > 0 else np.sqrt(X))
 
-    d_c = shift(tr_o * rho ** (2 * N) * resid(Lh, Wc_h))
-    d_o = shift(tr_c * rho ** (2 * T) * resid(Lo, Wo_h))
+    d_c = shift(np.linalg.norm(Wo_h, 2) * resid(Lh, Wc_h, N))
+    d_o = shift(np.linalg.norm(Wc_h, 2) * resid(Lo, Wo_h, T))
     return sigma, float(d_form + d_svd), d_c, d_o
