@@ -1,11 +1,17 @@
 """mccc_kernels: certified production kernels of the MCCC memory.
 
-Two operations, each in ``reference`` (NumPy, the oracle), ``jax``, ``triton`` and ``torch``:
+Three operations, each in ``reference`` (NumPy, the oracle), ``jax`` and ``torch`` (the scan
+and the readout also in ``triton``):
 
 * :func:`scan` -- the modal scan ``h_t = lambda h_{t-1} + B u_t`` with
   ``lambda = exp(-exp(nu) + i theta)``, all states or the final one, optional initial state;
+* :func:`encode` -- the MCCC memory's final state ``H = Lambda^n H0 + sum_t (b_t *
+  lambda^(e_t)) v_t^T`` as one contraction over the source (mask, packed sequences);
 * :func:`readout` -- the query-dependent mix of modes ``y(q) = Re(c(q)^T H)`` (linear, or
   softmax over modes with a per-mode gain).
+
+Every entry point checks its inputs once (shapes, dtypes, and values: NaN/inf, ``|lambda| <
+1``); :func:`checks` switches the value checks off for training loops.
 
 Complex values travel as real/imaginary planes. :func:`scan` and :func:`readout` dispatch on the
 array type: NumPy arrays run the compiled numba scan (or the reference), JAX arrays the JAX
@@ -23,9 +29,11 @@ import sys
 from mccc_theory.errors import BackendUnavailableError
 from mccc_theory.validation import check_choice
 
+from ._common import checks
 from .certify import certificates
 
-__all__ = ["scan", "readout", "certificates", "select_backend", "last_backend"]
+__all__ = ["scan", "encode", "readout", "checks", "certificates", "select_backend",
+           "last_backend"]
 
 
 def _kind(x) -> str:
@@ -70,6 +78,28 @@ def scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=True,
                               method=method, chunk=chunk)
     from .modal_scan.reference import modal_scan
     return modal_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all)
+
+
+def encode(v, nu, theta, b_re, b_im, h0_re=None, h0_im=None, *, mask=None, cu_seqlens=None,
+           chunk=None, accumulate="auto"):
+    """Final-state encode on NumPy (reference), JAX or torch inputs; see
+    ``modal_encode.torch.modal_encode`` for the arguments.
+
+    Returns ``(H_re, H_im)`` (batch, m, d_v). ``accumulate`` applies to torch tensors (the JAX
+    version sums in float64 when x64 is enabled, else float32; the reference is exact to
+    float64).
+    """
+    kind = _kind(v)
+    kw = {"mask": mask, "cu_seqlens": cu_seqlens}
+    if kind == "torch":
+        from .modal_encode.torch import modal_encode
+        return modal_encode(v, nu, theta, b_re, b_im, h0_re, h0_im, chunk=chunk,
+                            accumulate=accumulate, **kw)
+    if kind == "jax":
+        from .modal_encode.jax import modal_encode
+        return modal_encode(v, nu, theta, b_re, b_im, h0_re, h0_im, chunk=chunk, **kw)
+    from .modal_encode.reference import modal_encode
+    return modal_encode(v, nu, theta, b_re, b_im, h0_re, h0_im, **kw)
 
 
 def readout(H_re, H_im, C_re, C_im=None, *, mix="linear", g_re=None, g_im=None,

@@ -10,11 +10,22 @@ Conventions (THEORY §0, §6), used by every backend of :mod:`mccc_kernels`:
 * Compute dtype: float64 if any floating input is float64, else float32. The state is never
   narrower than float32; bf16/fp16 *inputs* are accepted and widened on load.
 * Inputs must be C-contiguous: a strided view is refused instead of being copied silently.
+* Value checks (no NaN/inf in any input, ``|lambda| < 1``) run once at each public entry point
+  and cost one reduction and one host sync per array. They are skipped while tracing
+  (``jax.jit``, ``torch.compile``) and can be switched off for training loops with
+  :func:`checks` (``with mccc_kernels.checks(False): ...``) or ``MCCC_KERNEL_CHECKS=0`` in the
+  environment; then no value of any array is read on the host. Shape, dtype and layout checks
+  always run (they read only metadata).
+* Packed sequences (``cu_seqlens``, the flash-attention varlen convention): offsets
+  ``0 = c_0 <= c_1 <= ... <= c_n = total`` of ``n`` sequences laid end to end on axis 1 of a
+  batch-1 array; the state restarts at every boundary.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 
 import numpy as np
 
@@ -29,8 +40,134 @@ from mccc_theory.errors import (
 
 __all__ = [
     "NonContiguousError", "Spec", "check_planes", "resolve_dtype", "check_params",
-    "unit_roundoff", "to_float64", "INPUT_DTYPES", "PARAM_DTYPES",
+    "unit_roundoff", "to_float64", "INPUT_DTYPES", "PARAM_DTYPES", "checks", "checks_enabled",
+    "check_values", "check_cu_seqlens", "packed_layout",
 ]
+
+_CHECKS = {"on": os.environ.get("MCCC_KERNEL_CHECKS", "1").strip().lower()
+           not in ("0", "false", "off", "no")}
+
+
+def checks_enabled() -> bool:
+    """Whether the kernels' value checks run (see :func:`checks`)."""
+    return _CHECKS["on"]
+
+
+@contextlib.contextmanager
+def checks(enabled: bool = True):
+    """Context manager switching the kernels' value checks on or off (restored on exit).
+
+    With ``enabled=False`` no kernel reads an input's values on the host (no NaN/inf scan, no
+    ``|lambda| < 1`` test, no device sync): for training loops whose inputs are known to be
+    good. ``MCCC_KERNEL_CHECKS=0`` in the environment sets the default to off. Shape, dtype
+    and layout checks are not affected. Example::
+
+        with mccc_kernels.checks(False):
+            for batch in loader:
+                loss = step(batch)
+    """
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled: expected a bool, found {enabled!r}")
+    saved = _CHECKS["on"]
+    _CHECKS["on"] = enabled
+    try:
+        yield
+    finally:
+        _CHECKS["on"] = saved
+
+
+def _traced(x) -> bool:
+    """True while ``x`` is being traced (jax.jit/grad tracer, or inside torch.compile)."""
+    mod = type(x).__module__
+    if mod.startswith("torch"):
+        import torch
+        return bool(torch.compiler.is_compiling())
+    if mod.startswith("jax"):
+        import jax
+        return isinstance(x, jax.core.Tracer)
+    return False
+
+
+def _values_checked(x) -> bool:
+    return x is not None and _CHECKS["on"] and not _traced(x)
+
+
+def check_values(x, name: str) -> None:
+    """NaN/inf anywhere in ``x`` raises :class:`NonFiniteError` naming ``name`` and the index.
+
+    One reduction and one host sync; nothing at all when the checks are off or ``x`` is traced.
+    """
+    if not _values_checked(x):
+        return
+    mod = type(x).__module__
+    if mod.startswith("torch"):
+        import torch
+        if bool(torch.isfinite(x).all()):
+            return
+    elif mod.startswith("jax"):
+        import jax.numpy as jnp
+        if bool(jnp.isfinite(x).all()):
+            return
+    arr = _to_numpy(x)
+    bad = ~np.isfinite(arr.astype(np.float64))
+    if np.any(bad):
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise NonFiniteError(
+            f"{name}: expected finite values, found {arr[idx]} at index {idx} "
+            f"({int(bad.sum())} non-finite entries); NaN/inf in an input would propagate into "
+            f"every state it reaches")
+
+
+def check_cu_seqlens(cu_seqlens, total: int, *, packed: str) -> np.ndarray:
+    """Host int64 offsets of packed sequences, checked against the packed length ``total``.
+
+    ``cu_seqlens`` (n_seq + 1,) integer: starts at 0, non-decreasing, ends at ``total`` (the
+    length of axis 1 of ``packed``, the name of the packed argument). A tensor on a device is
+    copied to the host (its values define the layout).
+    """
+    if hasattr(cu_seqlens, "detach"):
+        arr = cu_seqlens.detach().cpu().numpy()
+    else:
+        try:
+            arr = np.asarray(cu_seqlens)
+        except Exception as exc:  # a jax tracer: the layout must be known when tracing
+            raise ShapeError("cu_seqlens: expected concrete offsets (a list, NumPy array or "
+                             "tensor), found a traced value; pass it as a static argument") \
+                from exc
+    if arr.ndim != 1 or arr.shape[0] < 2:
+        raise ShapeError(f"cu_seqlens: expected a 1-d array of n_seq + 1 >= 2 offsets, found "
+                         f"shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise DTypeError(f"cu_seqlens: expected integer offsets (int32/int64), found dtype "
+                         f"{arr.dtype}")
+    arr = arr.astype(np.int64)
+    if np.any(arr < 0):
+        i = int(np.argmax(arr < 0))
+        raise ShapeError(f"cu_seqlens: expected non-negative offsets, found {arr[i]} at index {i}")
+    if arr[0] != 0:
+        raise ShapeError(f"cu_seqlens: expected the first offset to be 0, found {arr[0]}")
+    steps = np.diff(arr)
+    if np.any(steps < 0):
+        i = int(np.argmax(steps < 0))
+        raise ShapeError(f"cu_seqlens: expected non-decreasing offsets, found {arr[i]} then "
+                         f"{arr[i + 1]} at index {i + 1}")
+    if arr[-1] != total:
+        raise ShapeError(f"cu_seqlens: expected the last offset to be the packed length "
+                         f"{total} (axis 1 of {packed}), found {arr[-1]}")
+    return arr
+
+
+def packed_layout(cu: np.ndarray):
+    """Gather plan from checked offsets: ``index`` (n_seq, max_len) into the packed axis
+    (padding slots point at 0), ``valid`` (n_seq, max_len) bool (the real tokens, left-aligned)
+    and ``lengths`` (n_seq,). ``packed[index][valid]`` is ``packed`` again, in order."""
+    lengths = np.diff(cu)
+    max_len = max(int(lengths.max()), 1)
+    pos = np.arange(max_len)
+    valid = pos[None, :] < lengths[:, None]
+    index = np.where(valid, cu[:-1, None] + pos[None, :], 0)
+    return index, valid, lengths
+
 
 #: dtypes accepted for the source/query inputs (widened to the compute dtype on load)
 INPUT_DTYPES = ("float32", "float64", "bfloat16", "float16")
@@ -128,6 +265,8 @@ def check_params(nu, theta, *, compute: str | None = None) -> str:
                          f"found {tuple(theta.shape)}")
     if nu.shape[0] == 0:
         raise EmptyInputError("nu: expected at least one mode, found m = 0")
+    if not (_values_checked(nu) and _values_checked(theta)):  # checks off, or traced
+        return dn
     nu_np = _to_numpy(nu)
     th_np = _to_numpy(theta)
     if nu_np is None or th_np is None:  # traced (jax.jit / grad): values are not known yet
