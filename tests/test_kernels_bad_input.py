@@ -97,6 +97,9 @@ def test_scan_bad_input_numpy_and_jax_share_the_checks():
 
 def test_triton_on_cpu_without_interpreter_is_refused(monkeypatch):
     from mccc_kernels import select_backend
+    # triton reads TRITON_INTERPRET once, at import: import it under the session's setting
+    # first, or every later Triton test in this process would run without the interpreter
+    pytest.importorskip("triton")
     monkeypatch.setenv("TRITON_INTERPRET", "0")
     with pytest.raises(BackendUnavailableError, match=r"backend='triton' on device 'cpu'"):
         select_backend("cpu", "triton")
