@@ -138,3 +138,27 @@ class MCCCCrossConditioning(nn.Module):
     def extra_repr(self) -> str:
         return (f"d_model={self.d_model}, n_modes={self.n_modes}, d_source={self.d_source}, "
                 f"d_value={self.d_value}, mix={self.mix!r}, method={self.method!r}")
+
+    # -- the layer as a theory object (mccc_kernels.bridge) -----------------------------------
+    def to_memory(self):
+        """The :class:`~mccc_kernels.bridge.LayerMemory` this layer realises (float64)."""
+        from .bridge import to_memory
+        return to_memory(self)
+
+    @classmethod
+    def from_memory(cls, layer_memory, **kwargs):
+        """The layer realising a :class:`~mccc_kernels.bridge.LayerMemory` (see
+        :func:`mccc_kernels.bridge.from_memory`)."""
+        from .bridge import from_memory
+        return from_memory(layer_memory, **kwargs)
+
+    @classmethod
+    def from_fit(cls, fit, **kwargs):
+        """The layer initialised from a ``fit_modal`` result (:func:`mccc_kernels.bridge.from_fit`)."""
+        from .bridge import from_fit
+        return from_fit(fit, **kwargs)
+
+    def reduce(self, order, queries, method="bt", **kwargs):
+        """``(smaller layer, certificate)``: :func:`mccc_kernels.bridge.reduce_layer`."""
+        from .bridge import reduce_layer
+        return reduce_layer(self, order, queries, method, **kwargs)
