@@ -13,6 +13,15 @@ is ``[C A^(i+j) B]_{i,j>=0}`` (it includes lag 0). The textbook form
 ``(A, B, C A, C B + D)``; :meth:`ModalSystem.to_textbook` and :meth:`StateSpace.to_textbook`
 convert explicitly, and python-control objects are always textbook objects.
 
+A :class:`StateSpace` carries its convention: ``convention="textbook"`` (what
+:meth:`StateSpace.from_control` returns, and what every function taking a system makes of a
+``control.StateSpace``) is ``x_{t+1} = A x_t + B u_t, y_t = C x_t + D u_t`` with the textbook
+Hankel operator ``[C A^(i+j) B]`` of ``(A, B, C, D)``: the Hankel singular values, Gramians
+and reduced models of MATLAB and SLICOT. Both conventions share the Gramian formulas of
+``(A, B, C)``, so Hankel quantities need no conversion; the input/output map (impulse
+response, simulation, frequency response) differs, and :meth:`StateSpace.to_mccc` gives an
+MCCC realization of a textbook system's map.
+
 :class:`ModalSystem` stores the log-eigenvalues ``s = log(lambda)`` of a diagonal ``A``; every
 precision-critical computation (Gramians, long-horizon decay) uses ``s``, never rounded
 ``lambda``. :class:`StateSpace` is a dense system in the same convention.
@@ -25,9 +34,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DefectiveError, NotRealError, ShapeError, UnstableError
-from .validation import as_array, check_log_eigenvalues, check_positive_int
+from .validation import as_array, check_choice, check_log_eigenvalues, check_positive_int
 
-__all__ = ["ModalSystem", "StateSpace", "modal_powers", "check_stable_system"]
+__all__ = ["ModalSystem", "StateSpace", "modal_powers", "check_stable_system", "like_input",
+           "CONVENTIONS"]
+
+#: The two state-space conventions: ``"mccc"`` (``h_t = A h_{t-1} + B u_t, y_t = C h_t + D u_t``)
+#: and ``"textbook"`` (``x_{t+1} = A x_t + B u_t, y_t = C x_t + D u_t``).
+CONVENTIONS = ("mccc", "textbook")
 
 
 def modal_powers(s: np.ndarray, lags: np.ndarray) -> np.ndarray:
@@ -42,18 +56,71 @@ def modal_powers(s: np.ndarray, lags: np.ndarray) -> np.ndarray:
     return np.where(tau == 0, 1.0 + 0j, out)
 
 
-def check_stable_system(system, name: str = "system"):
-    """Return ``system`` if it is a ModalSystem (stable by construction) or a stable StateSpace.
+def _is_control(system) -> bool:
+    """True for a python-control ``StateSpace`` (without importing control when it is absent)."""
+    mod = type(system).__module__ or ""
+    if not mod.startswith("control"):
+        return False
+    import control
 
-    Raises :class:`ShapeError` for other types and :class:`UnstableError` naming the eigenvalue
-    of largest modulus for an unstable dense system.
+    return isinstance(system, control.StateSpace)
+
+
+def check_stable_system(system, name: str = "system", *, convention: str | None = None):
+    """Return a stable ModalSystem or StateSpace for ``system``.
+
+    Parameters
+    ----------
+    system : ModalSystem, StateSpace or control.StateSpace
+        A python-control object becomes a textbook-convention :class:`StateSpace`
+        (:meth:`StateSpace.from_control`, ``dt`` kept).
+    name : str
+        The argument's name in error messages.
+    convention : {None, "any", "mccc"}
+        What the caller computes with. ``"any"``: Hankel quantities of ``(A, B, C)`` with ``D``
+        kept (Gramians, Hankel singular values, balanced truncation), the same formulas in both
+        conventions, so the system comes back in its own convention. ``"mccc"``: the MCCC
+        input/output map (norms, responses), so a textbook system is replaced by
+        :meth:`StateSpace.to_mccc`, a realization of the same map. ``None``: the caller reads
+        the matrices in the MCCC convention and has not said which kind it computes, so a
+        textbook system is refused (with how to convert it) rather than misread.
+
+    Raises
+    ------
+    ShapeError
+        For other types, or (``convention=None``) a textbook system. :class:`UnstableError`
+        naming the eigenvalue of largest modulus for an unstable dense system;
+        :class:`NotRealError` for a continuous-time control object.
     """
+    if convention is not None:
+        check_choice(convention, "convention", ("mccc", "any"))
+    if _is_control(system):
+        system = StateSpace.from_control(system, name=name)
     if isinstance(system, ModalSystem):
         return system
     if isinstance(system, StateSpace):
         system.check_stable(name)
+        if system.convention == "textbook":
+            if convention is None:
+                raise ShapeError(
+                    f"{name}: a textbook-convention system (x_(t+1) = A x_t + B u_t, e.g. from "
+                    "python-control) where this function reads the MCCC convention; pass "
+                    f"{name}.to_mccc() for its input/output map (norms, responses) or "
+                    f"{name}.with_convention('mccc') for the Gramians and Hankel singular values "
+                    "of (A, B, C), which are the textbook ones")
+            if convention == "mccc":
+                return system.to_mccc()
         return system
-    raise ShapeError(f"{name}: expected a ModalSystem or StateSpace, found {type(system).__name__}")
+    raise ShapeError(f"{name}: expected a ModalSystem or StateSpace (or a discrete-time "
+                     f"control.StateSpace), found {type(system).__name__}")
+
+
+def like_input(original, result: StateSpace):
+    """``result`` in the form of the user's ``original``: a ``control.StateSpace`` (``dt`` kept)
+    for a python-control input, else ``result`` itself (its convention is the input's)."""
+    if _is_control(original):
+        return result.to_control()
+    return result
 
 
 def _check_input(u, p: int) -> np.ndarray:
@@ -355,17 +422,27 @@ def _realification(m: int, partner: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class StateSpace:
-    """Dense discrete-time system ``h_t = A h_{t-1} + B u_t, y_t = C h_t + D u_t`` (MCCC convention).
+    """Dense discrete-time system in the MCCC (default) or the textbook convention.
+
+    ``convention="mccc"``: ``h_t = A h_{t-1} + B u_t, y_t = C h_t + D u_t``.
+    ``convention="textbook"``: ``x_{t+1} = A x_t + B u_t, y_t = C x_t + D u_t`` (MATLAB,
+    SLICOT, python-control). In both the Hankel operator is ``[C A^(i+j) B]_{i,j>=0}`` and the
+    Gramians are those of ``(A, B, C)``; the input/output maps differ (a textbook system's
+    Markov parameters are ``D, C B, C A B, ...``).
 
     Real or complex. Shapes: ``A`` (n, n), ``B`` (n, p), ``C`` (q, n), ``D`` (q, p) or None.
-    Stability is not required at construction (reduction results are checked where they are
-    made); functions that need it (Gramians, norms) validate it.
+    ``dt`` is the sampling time of a textbook system (``True`` or a positive float, kept for
+    the round trip to python-control); MCCC systems have ``dt=None``. Stability is not
+    required at construction (reduction results are checked where they are made); functions
+    that need it (Gramians, norms) validate it.
     """
 
     A: np.ndarray
     B: np.ndarray
     C: np.ndarray
     D: np.ndarray | None = None
+    convention: str = "mccc"
+    dt: object = None
 
     def __post_init__(self):
         A = as_array(self.A, "A", ndim=2)
@@ -378,6 +455,23 @@ class StateSpace:
                 val = val.astype(dtype)
                 val.setflags(write=False)
             object.__setattr__(self, name, val)
+        check_choice(self.convention, "convention", CONVENTIONS)
+        dt = self.dt
+        if self.convention == "textbook":
+            dt = True if dt is None else dt
+            if dt is not True and not (isinstance(dt, int | float) and not isinstance(dt, bool)
+                                       and np.isfinite(dt) and dt > 0):
+                raise NotRealError(f"dt: expected True or a sampling time > 0 (discrete time), "
+                                   f"found {dt!r}; discretise a continuous system first "
+                                   "(control.c2d)")
+        elif dt is not None:
+            raise ShapeError(f"dt: a sampling time belongs to a textbook system, found dt={dt!r} "
+                             "with convention='mccc'; pass convention='textbook'")
+        object.__setattr__(self, "dt", dt)
+
+    def _like(self, A, B, C, D) -> StateSpace:
+        """A system in this one's convention and sampling time."""
+        return StateSpace(A, B, C, D, self.convention, self.dt)
 
     @property
     def n(self) -> int:
@@ -413,38 +507,78 @@ class StateSpace:
                                 f"{abs(ev[i]):.17g} >= 1; a stable system is required")
 
     def impulse_response(self, n: int) -> np.ndarray:
-        """Markov parameters ``C A^tau B`` (+ ``D`` at lag 0), shape (n, q, p)."""
+        """Markov parameters, shape (n, q, p): ``C A^tau B`` (+ ``D`` at lag 0) in the MCCC
+        convention, ``D, C B, C A B, ...`` in the textbook one."""
         n = check_positive_int(n, "n")
         out = np.empty((n, self.n_outputs, self.n_inputs), np.result_type(self.A, complex)
                        if np.iscomplexobj(self.A) else float)
+        k0 = 1 if self.convention == "textbook" else 0
         X = self.B
-        for t in range(n):
+        for t in range(k0, n):
             out[t] = self.C @ X
             X = self.A @ X
-        out[0] += self.D_or_zero
+        if k0:
+            out[0] = self.D_or_zero
+        else:
+            out[0] += self.D_or_zero
         return out
 
     def simulate(self, u, h0=None):
-        """Outputs ``y`` (N, q) of the recurrence on inputs ``u`` (N, p)."""
+        """Outputs ``y`` (N, q) of the recurrence (in this system's convention) on ``u`` (N, p)."""
         u = _check_input(u, self.n_inputs)
         h = np.zeros(self.n, np.result_type(self.A, u)) if h0 is None else np.asarray(h0)
         y = np.empty((u.shape[0], self.n_outputs), np.result_type(self.A, self.C, u))
+        textbook = self.convention == "textbook"
         for t in range(u.shape[0]):
-            h = self.A @ h + self.B @ u[t]
+            if not textbook:
+                h = self.A @ h + self.B @ u[t]
             y[t] = self.C @ h + self.D_or_zero @ u[t]
+            if textbook:
+                h = self.A @ h + self.B @ u[t]
         return y
 
     def transform(self, T) -> StateSpace:
-        """Similar system with state ``T h``: ``(T A T^-1, T B, C T^-1, D)``."""
+        """Similar system with state ``T h``: ``(T A T^-1, T B, C T^-1, D)``, same convention."""
         T = as_array(T, "T", ndim=2)
         if T.shape != (self.n, self.n):
             raise ShapeError(f"T: expected shape {(self.n, self.n)}, found {T.shape}")
         Ti = np.linalg.inv(T)
-        return StateSpace(T @ self.A @ Ti, T @ self.B, self.C @ Ti, self.D)
+        return self._like(T @ self.A @ Ti, T @ self.B, self.C @ Ti, self.D)
 
     def to_textbook(self):
-        """``(A, B, C A, C B + D)``: the textbook ``x_{t+1} = A x_t + B u_t, y_t = C x_t + D u_t``."""
+        """Textbook matrices ``(A, B, C, D)`` of this map: ``(A, B, C A, C B + D)`` from the MCCC
+        convention, copies of the matrices for a textbook system."""
+        if self.convention == "textbook":
+            return self.A.copy(), self.B.copy(), self.C.copy(), self.D_or_zero.copy()
         return self.A.copy(), self.B.copy(), self.C @ self.A, self.C @ self.B + self.D_or_zero
+
+    def to_mccc(self) -> StateSpace:
+        """An MCCC-convention system with this input/output map (itself if it is one).
+
+        For a textbook ``(A, B, C, D)``: the order-``(n + p)`` realization
+        ``h_t = [x_{t+1}; u_t]``, ``A' = [[A, B], [0, 0]]``, ``B' = [0; I]``, ``C' = [C, D]``,
+        ``D' = 0`` (exact, no inversion; ``p`` extra modes at 0). Its own Hankel operator
+        ``[D, C B, C A B, ...]`` is the MCCC one of the map, not the textbook one of ``(A, B,
+        C, D)``: use it for norms and responses, the system itself for Hankel quantities.
+        """
+        if self.convention == "mccc":
+            return self
+        n, p = self.n, self.n_inputs
+        dtype = np.result_type(self.A, self.B, self.C, self.D_or_zero)
+        A = np.zeros((n + p, n + p), dtype)
+        A[:n, :n], A[:n, n:] = self.A, self.B
+        B = np.zeros((n + p, p), dtype)
+        B[n:] = np.eye(p)
+        return StateSpace(A, B, np.hstack([self.C, self.D_or_zero]))
+
+    def with_convention(self, convention: str) -> StateSpace:
+        """The same matrices read in ``convention``: the same Hankel operator and Gramians, a
+        different input/output map (the delay of the strictly proper part)."""
+        convention = check_choice(convention, "convention", CONVENTIONS)
+        if convention == self.convention:
+            return self
+        return StateSpace(self.A, self.B, self.C, self.D, convention,
+                          self.dt if convention == "textbook" else None)
 
     @classmethod
     def from_textbook(cls, A, B, C, D=None, *, rcond: float = 1e-12) -> StateSpace:
@@ -469,10 +603,12 @@ class StateSpace:
         return cls(A, Bm, Cm, Dt - Cm @ Bm)
 
     def to_control(self):
-        """python-control ``StateSpace`` (textbook form, ``dt=True``) with the same map.
+        """python-control ``StateSpace`` (textbook form) with the same map.
 
-        python-control's ``ss`` silently drops imaginary parts, so complex systems are refused:
-        convert with :meth:`ModalSystem.real_realization` or :meth:`real_embedding` first.
+        A textbook system gives its own matrices and ``dt``; an MCCC one ``(A, B, C A,
+        C B + D)`` with ``dt=True``. python-control's ``ss`` silently drops imaginary parts, so
+        complex systems are refused: convert with :meth:`ModalSystem.real_realization` or
+        :meth:`real_embedding` first.
         """
         if not self.is_real:
             raise NotRealError(
@@ -481,28 +617,56 @@ class StateSpace:
                 "StateSpace.real_embedding()")
         import control
 
-        return control.ss(*self.to_textbook(), dt=True)
+        return control.ss(*self.to_textbook(), dt=self.dt if self.convention == "textbook"
+                          else True)
 
     @classmethod
-    def from_control(cls, sys) -> StateSpace:
-        """From a discrete-time python-control ``StateSpace`` (textbook form) to the MCCC convention."""
+    def from_control(cls, sys, *, convention: str = "textbook", name: str = "sys") -> StateSpace:
+        """From a discrete-time python-control system (``StateSpace`` or anything ``control.ss``
+        accepts).
+
+        Parameters
+        ----------
+        sys : control.StateSpace, control.TransferFunction, ...
+        convention : {"textbook", "mccc"}
+            ``"textbook"`` (default): the same matrices and ``dt``, read as the textbook system
+            they are; Hankel singular values, Gramians and reductions are then MATLAB's and
+            SLICOT's (``1/(z - 0.5)`` has the single value 4/3). ``"mccc"``: an MCCC-convention
+            system with the same input/output map (:meth:`from_textbook`, needs ``A``
+            invertible), whose Hankel operator ``[C A^(i+j-1) B]`` is another one
+            (``1/(z - 0.5)``: 8/3).
+        name : str
+            The argument's name in error messages.
+
+        Raises
+        ------
+        NotRealError
+            For a continuous-time system (``dt = 0`` or None).
+        DefectiveError
+            ``convention="mccc"`` with a singular ``A``.
+        """
         import control
 
+        convention = check_choice(convention, "convention", CONVENTIONS)
         if not isinstance(sys, control.StateSpace):
             sys = control.ss(sys)
         if sys.dt in (0, None) or sys.dt is False:
-            raise NotRealError(f"sys: expected a discrete-time system (dt=True or dt>0), found "
-                               f"dt={sys.dt!r}; discretise it first (control.c2d)")
-        return cls.from_textbook(sys.A, sys.B, sys.C, sys.D)
+            raise NotRealError(f"{name}: expected a discrete-time system (dt=True or dt>0), "
+                               f"found dt={sys.dt!r}; discretise it first (control.c2d)")
+        if convention == "mccc":
+            return cls.from_textbook(sys.A, sys.B, sys.C, sys.D)
+        return cls(np.asarray(sys.A), np.asarray(sys.B), np.asarray(sys.C), np.asarray(sys.D),
+                   "textbook", sys.dt)
 
     def real_embedding(self) -> StateSpace:
         """Real order-``2n`` system mapping ``[Re u; Im u]`` to ``[Re y; Im y]``."""
         def emb(M):
             return np.block([[M.real, -M.imag], [M.imag, M.real]])
 
-        return StateSpace(emb(self.A.astype(complex)), emb(self.B.astype(complex)),
+        return self._like(emb(self.A.astype(complex)), emb(self.B.astype(complex)),
                           emb(self.C.astype(complex)), emb(self.D_or_zero.astype(complex)))
 
     def __repr__(self) -> str:
         kind = "real" if self.is_real else "complex"
-        return f"StateSpace(n={self.n}, p={self.n_inputs}, q={self.n_outputs}, {kind})"
+        conv = "" if self.convention == "mccc" else f", textbook, dt={self.dt!r}"
+        return f"StateSpace(n={self.n}, p={self.n_inputs}, q={self.n_outputs}, {kind}{conv})"

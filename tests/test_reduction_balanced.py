@@ -249,3 +249,98 @@ BAD = [
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# ---- defect 5 (issue 12): a python-control user gets the textbook answer -----------------------
+
+def _control_system(n=6, p=2, q=2, seed=0, dt=0.1):
+    """A real textbook system with poles |lambda| <= 0.9 in coordinates of condition ~10 (so the
+    dense Gramians are accurate to ~1e3 n eps sigma_1), as a control.StateSpace with dt."""
+    rng = np.random.default_rng(seed)
+    lam = 0.9 * rng.uniform(0.1, 1, n // 2) * np.exp(1j * rng.uniform(0.2, 3, n // 2))
+    blocks = [np.array([[z.real, -z.imag], [z.imag, z.real]]) for z in lam]
+    A = np.zeros((n, n))
+    for i, blk in enumerate(blocks):
+        A[2 * i:2 * i + 2, 2 * i:2 * i + 2] = blk
+    U = np.linalg.qr(rng.standard_normal((n, n)))[0]
+    T = U @ np.diag(np.geomspace(1, 10, n)) @ U.T
+    Ti = np.linalg.inv(T)
+    return control.ss(T @ A @ Ti, T @ rng.standard_normal((n, p)), rng.standard_normal((q, n)) @ Ti,
+                      rng.standard_normal((q, p)), dt=dt)
+
+
+def test_control_system_gets_textbook_hankel_singular_values():
+    """G = 1/(z - 1/2): textbook Hankel [2^-(i+j)] of rank one, sigma = 1/(1 - 1/4) = 4/3 (MATLAB,
+    AB09AD). StateSpace.from_control used to give the MCCC realization C A^-1, sigma = 8/3."""
+    G = control.ss(control.tf([1.0], [1.0, -0.5], dt=True))
+    bt = balanced_truncation(G)
+    assert bt.hsv[0] == pytest.approx(4 / 3, rel=16 * EPS)  # a 1 x 1 Stein solve
+    _, _, hsv = ab09ad(StateSpace(G.A, G.B, G.C), 1)
+    assert bt.hsv[0] == pytest.approx(hsv[0], rel=16 * EPS)
+    assert isinstance(bt.reduced, control.StateSpace) and bt.reduced.dt is True
+    tb = StateSpace.from_control(G)
+    assert tb.convention == "textbook" and tb.dt is True
+    assert balanced_truncation(tb).hsv[0] == pytest.approx(4 / 3, rel=16 * EPS)
+    # the explicit MCCC route keeps its own (different) Hankel operator
+    mccc = StateSpace.from_control(G, convention="mccc")
+    assert balanced_truncation(mccc).hsv[0] == pytest.approx(8 / 3, rel=16 * EPS)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_control_route_matches_ab09ad(seed):
+    """HSVs, the reduced map and its H-infinity error against SLICOT AB09AD on the same textbook
+    matrices; the result is a control.StateSpace with the input's dt. (Through the old MCCC route
+    the HSVs were up to 29x off and the H-infinity error 1.8x AB09AD's.)"""
+    sys = _control_system(seed=seed)
+    n = sys.nstates
+    _, _, hsv_ref = ab09ad(StateSpace(sys.A, sys.B, sys.C), n)
+    full = balanced_truncation(sys)
+    k = full.rank
+    # error model of the module docstring: 1e-10 relative down to 1e3 n eps sigma_1 absolute,
+    # times cond(T)^2 = 1e2 for the dense Gramians in the conditioned coordinates
+    allowed = np.maximum(1e-10 * hsv_ref[:k], 1e5 * n * EPS * hsv_ref[0])
+    assert np.all(np.abs(full.hsv[:k] - hsv_ref[:k]) <= allowed)
+    r = 3
+    ours = balanced_truncation(sys, r)
+    assert isinstance(ours.reduced, control.StateSpace)
+    assert ours.reduced.dt == 0.1 and ours.reduced.nstates == r
+    assert np.array_equal(ours.reduced.D, sys.D)
+    nr, theirs, _ = ab09ad(StateSpace(sys.A, sys.B, sys.C), r)
+    assert nr == r
+    # same truncation up to similarity: equal textbook frequency responses
+    w = np.linspace(0, np.pi, 64)
+    ours_fr = control.frequency_response(ours.reduced, w).complex
+    th = control.ss(theirs.A, theirs.B, theirs.C, sys.D, dt=0.1)
+    theirs_fr = control.frequency_response(th, w).complex
+    g = np.max(np.abs(control.frequency_response(sys, w).complex))
+    assert np.max(np.abs(ours_fr - theirs_fr)) <= 1e3 * n * EPS * g * np.sqrt(
+        full.hsv[0] / full.hsv[r - 1]) * 1e2
+    # and the bound chain of the textbook theory holds for the textbook error
+    e = hinf_error(StateSpace.from_control(sys).to_mccc(),
+                   StateSpace.from_control(ours.reduced).to_mccc(), rtol=1e-10)
+    tol = 1e-8 * e.upper
+    assert ours.lower_bound - tol <= e.upper and e.lower <= ours.upper_bound + tol
+
+
+def test_mccc_lower_bound_covers_models_with_the_same_feedthrough_only():
+    """The MCCC Hankel operator contains lag 0, which D splits: h_t = diag(0, 1/2) h_{t-1} + u_t,
+    y = h_1 + h_2 has sigma_2 > 0, yet the order-1 model y = u_t + (1/2-mode) with D = 1 is the
+    same map (H-infinity error 0). The textbook Hankel operator of the map (lag 0 excluded) has
+    rank one, so its sigma_2 = 0 bounds every order-1 model, whatever its D."""
+    sys = StateSpace(np.diag([0.0, 0.5]), np.ones((2, 1)), np.ones((1, 2)))
+    bt = balanced_truncation(sys, 1)
+    assert bt.lower_bound > 0.1
+    other_d = StateSpace([[0.5]], [[1.0]], [[1.0]], [[1.0]])
+    assert hinf_error(sys, other_d).upper <= 1e3 * EPS  # the same map
+    tb = balanced_truncation(sys.to_control())  # textbook (A, B, C A, C B + D)
+    assert tb.hsv.size == 1 or tb.hsv[1] <= 1e3 * EPS * tb.hsv[0]
+
+
+def test_textbook_systems_are_refused_where_the_convention_would_be_misread():
+    from mccc_theory.norms import hinf_norm as _hinf
+
+    G = control.ss([[0.5]], [[1.0]], [[1.0]], [[2.0]], dt=True)
+    with pytest.raises(ShapeError, match=r"system: a textbook-convention system .*to_mccc\(\)"):
+        _hinf(G)
+    # the same map through to_mccc(): |1/(z - 1/2) + 2| peaks at z = 1, value 4
+    assert _hinf(StateSpace.from_control(G).to_mccc()).value == pytest.approx(4.0, rel=1e-8)

@@ -101,3 +101,39 @@ def test_lambda_zero_mode_is_supported():
     G = sys.impulse_response(3)[:, 0, 0]
     assert np.array_equal(G, np.array([2.0, 0.5, 0.25], complex))
     assert np.all(np.isfinite(sys.lam))
+
+
+@given(modal_systems(m=(2, 6), regime="conjugate_pairs", with_feedthrough=True),
+       input_sequences(length=(2, 30)))
+def test_textbook_state_space_runs_the_textbook_recurrence(system, u):
+    """Defect 5 (issue 12): StateSpace.from_control keeps python-control's matrices and dt and
+    reads them as the textbook system (output before the state update); to_mccc() is an MCCC
+    realization of the same map and to_control() returns the same object."""
+    u = np.repeat(u, system.n_inputs, axis=1)
+    sys_c = control.ss(*system.real_realization().to_textbook(), dt=0.25)
+    tb = StateSpace.from_control(sys_c)
+    assert tb.convention == "textbook" and tb.dt == 0.25
+    assert np.array_equal(tb.A, sys_c.A) and np.array_equal(tb.C, sys_c.C)
+    resp = control.forced_response(sys_c, T=0.25 * np.arange(u.shape[0]), U=u.T)
+    yc = np.atleast_2d(resp.outputs).T if resp.outputs.ndim == 1 else resp.outputs.T
+    y = system.simulate(u)
+    assert np.max(np.abs(tb.simulate(u) - y)) <= _io_tol(system, u)
+    assert np.max(np.abs(yc.reshape(y.shape) - y)) <= _io_tol(system, u)
+    assert np.max(np.abs(tb.to_mccc().simulate(u) - y)) <= _io_tol(system, u)
+    G, Gm = tb.impulse_response(12), system.impulse_response(12)
+    assert np.max(np.abs(G - Gm)) <= 64 * 12 * EPS * max(1.0, np.abs(Gm).max())
+    back = tb.to_control()
+    assert back.dt == 0.25 and np.array_equal(back.A, sys_c.A) and np.array_equal(back.D, sys_c.D)
+
+
+def test_textbook_convention_bad_input():
+    from mccc_theory.errors import MethodError, ShapeError
+
+    with pytest.raises(NotRealError, match=r"dt: expected True or a sampling time > 0"):
+        StateSpace([[0.5]], [[1.0]], [[1.0]], None, "textbook", 0)
+    with pytest.raises(ShapeError, match=r"dt: a sampling time belongs to a textbook system"):
+        StateSpace([[0.5]], [[1.0]], [[1.0]], None, "mccc", 0.1)
+    with pytest.raises(MethodError, match=r"convention: expected one of"):
+        StateSpace([[0.5]], [[1.0]], [[1.0]], None, "matlab")
+    with pytest.raises(NotRealError, match=r"sys: expected a discrete-time system"):
+        StateSpace.from_control(control.ss([[-1.0]], [[1.0]], [[1.0]], [[0.0]]))

@@ -1,15 +1,22 @@
 """Balanced truncation (square-root and balancing-free square-root) with its error bounds.
 
-Convention (:mod:`mccc_theory.systems`): ``h_t = A h_{t-1} + B u_t, y_t = C h_t + D u_t``; the
-Hankel operator is ``[C A^(i+j) B]_{i,j>=0}`` with Gramians ``Wc = sum A^k B B^H A^Hk`` and
-``Wo = sum A^Hk C^H C A^k`` (the system's own ``C``). This is the textbook Hankel operator of
-``(A, B, C, 0)``, so the textbook theory applies unchanged: a reduced model ``(Ar, Br, Cr, D)``
-keeps ``D``, and for ``sigma_r > sigma_{r+1}``::
+Conventions (:mod:`mccc_theory.systems`): the Hankel operator of ``(A, B, C, D)`` is
+``[C A^(i+j) B]_{i,j>=0}`` with Gramians ``Wc = sum A^k B B^H A^Hk`` and
+``Wo = sum A^Hk C^H C A^k`` in both the MCCC convention (``h_t = A h_{t-1} + B u_t,
+y_t = C h_t + D u_t``) and the textbook one (``x_{t+1} = A x_t + B u_t, y_t = C x_t + D u_t``,
+python-control, MATLAB, SLICOT). A ``control.StateSpace`` is reduced as the textbook system it is
+(the result is a ``control.StateSpace`` with the same ``dt``: AB09AD's answer). The reduced
+model ``(Ar, Br, Cr, D)`` keeps ``D``, is stable, and for ``sigma_r > sigma_{r+1}``::
 
-    sigma_{r+1} <= ||G - G_r||_H <= ||G - G_r||_inf <= 2 * sum of the distinct sigma_i, i > r,
+    ||G - G_r||_inf <= 2 * sum of the distinct sigma_i, i > r          (this model),
+    ||G - G_hat||_H >= sigma_{r+1}                                      (every order-r G_hat),
 
-and the reduced model is stable. In discrete time it is not itself balanced (its Gramians are
-not ``diag(sigma_1..sigma_r)``); nothing here assumes that.
+and ``||G - G_hat||_inf >= ||G - G_hat||_H`` for every ``G_hat`` whose error's Hankel operator
+is a section of its multiplication operator: in the textbook convention any order-``r`` model,
+whatever its ``D``; in the MCCC convention (where lag 0 enters the Hankel operator and ``D``
+splits it) only order-``r`` models with the same ``D``: a model with another feedthrough can get
+below ``sigma_{r+1}`` in H-infinity norm. In discrete time the reduced model is not itself
+balanced (its Gramians are not ``diag(sigma_1..sigma_r)``); nothing here assumes that.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import numpy as np
 
 from ..errors import DefectiveError, DTypeError, MethodError, OrderError, ShapeError
 from ..gramians import controllability_gramian, gramian_factor, observability_gramian
-from ..systems import ModalSystem, StateSpace, _conjugate_permutation
+from ..systems import ModalSystem, StateSpace, _conjugate_permutation, like_input
 from ..systems import check_stable_system as _check_system
 from ..validation import as_array, check_choice, check_positive_int
 
@@ -54,8 +61,10 @@ def error_bounds(hsv, order: int) -> tuple[float, float]:
     Returns
     -------
     (lower, upper) : floats
-        Any order-``r`` model has Hankel (hence H-infinity) error ``>= lower``; balanced
-        truncation at ``r`` (not splitting a repeated value) has H-infinity error ``<= upper``.
+        Any order-``r`` model has Hankel-norm error ``>= lower``, hence H-infinity error
+        ``>= lower`` (textbook convention: any ``D``; MCCC convention: models with the system's
+        ``D``, see the module docstring); balanced truncation at ``r`` (not splitting a repeated
+        value) has H-infinity error ``<= upper``.
     """
     hsv = np.asarray(hsv, float)
     order = check_positive_int(order, "order", minimum=0)
@@ -236,8 +245,10 @@ class BalancedTruncation:
 
     Attributes
     ----------
-    reduced : StateSpace
-        ``(W^H A T, W^H B, C T, D)``, order ``order``, MCCC convention; real for real maps.
+    reduced : StateSpace or control.StateSpace
+        ``(W^H A T, W^H B, C T, D)``, order ``order``, in the system's convention (a
+        ``control.StateSpace`` with the system's ``dt`` for a python-control input); real for
+        real maps.
     order : int
     hsv : (k,) array
         Hankel singular values of the system, descending (those resolved by the Gramian
@@ -246,7 +257,9 @@ class BalancedTruncation:
         Number of values above ``cut = n eps sigma_1``: the numerically minimal order.
     cut : float
     lower_bound : float
-        ``sigma_{r+1}``: no order-``r`` model does better in the Hankel or H-infinity norm.
+        ``sigma_{r+1}``: every order-``r`` model has Hankel-norm error ``>= sigma_{r+1}``; so has
+        its H-infinity error, for any ``D`` in the textbook convention and for models with the
+        system's ``D`` in the MCCC convention (another ``D`` can do better there).
     upper_bound : float
         ``2 * sum of the distinct sigma_i, i > r``: bounds ``||G - G_r||_inf`` (values below the
         cut excluded).
@@ -297,8 +310,9 @@ def balanced_truncation(system, order: int | None = None, *, tol: float | None =
 
     Parameters
     ----------
-    system : ModalSystem or StateSpace
-        Stable, real or complex, MCCC convention.
+    system : ModalSystem, StateSpace or control.StateSpace
+        Stable, real or complex; a ``StateSpace`` in either convention, a python-control system
+        as the textbook system it is (the result is then a ``control.StateSpace``, same ``dt``).
     order : int, optional
         Reduced order ``r`` in ``[1, rank]``. Default: the numerical rank (a minimal
         realization), lowered past trailing states at the Gramians' rounding level if keeping
@@ -359,7 +373,8 @@ def balanced_truncation(system, order: int | None = None, *, tol: float | None =
     check_choice(factor, "factor", ("pivoted_cholesky", "eigh"))
     if order is not None and tol is not None:
         raise OrderError(f"order, tol: pass one of them, found order={order!r} and tol={tol!r}")
-    system = _check_system(system)
+    original = system
+    checked, system = _hankel_view(system)
     if tol is not None:
         tol = _check_tol(tol)
     bal = _balance(system, factor, factors=_check_factors(factors, system))
@@ -389,7 +404,28 @@ def balanced_truncation(system, order: int | None = None, *, tol: float | None =
         reduced, T, W = bal.reduce(r, method)
         _check_reduced_stable(reduced, sig, r, "order" if tol is None else "tol")
     lower, upper = error_bounds(sig, r)
-    return BalancedTruncation(reduced, r, bal.hsv, rank, bal.cut, lower, upper, T, W, method)
+    return BalancedTruncation(_for_user(original, checked, reduced), r, bal.hsv, rank, bal.cut,
+                              lower, upper, T, W, method)
+
+
+def _hankel_view(system):
+    """``(checked, view)``: the validated system and the MCCC-tagged view Gramians are taken of.
+
+    Hankel quantities of ``(A, B, C)`` are the same formulas in both conventions, so a textbook
+    system (a python-control input) is balanced through the same matrices read as MCCC.
+    """
+    checked = _check_system(system, convention="any")
+    if isinstance(checked, StateSpace) and checked.convention == "textbook":
+        return checked, checked.with_convention("mccc")
+    return checked, checked
+
+
+def _for_user(original, checked, reduced: StateSpace):
+    """The reduced model in the user's form: the system's convention and ``dt``, and a
+    ``control.StateSpace`` for a python-control input."""
+    if isinstance(checked, StateSpace) and checked.convention == "textbook":
+        reduced = StateSpace(reduced.A, reduced.B, reduced.C, reduced.D, "textbook", checked.dt)
+    return like_input(original, reduced)
 
 
 def _check_reduced_stable(reduced: StateSpace, sig: np.ndarray, r: int, name: str) -> None:

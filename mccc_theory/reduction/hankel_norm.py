@@ -16,7 +16,7 @@ import scipy.linalg as sla
 from ..errors import DefectiveError, OrderError
 from ..systems import StateSpace
 from ..validation import check_positive_int
-from .balanced import _balance, _check_factors, _check_system, _stable_default
+from .balanced import _balance, _check_factors, _for_user, _hankel_view, _stable_default
 
 __all__ = ["HankelNormApproximation", "hankel_norm_approximation", "SIMPLE_GAP"]
 
@@ -31,13 +31,15 @@ class HankelNormApproximation:
 
     Attributes
     ----------
-    reduced : StateSpace
-        Stable order-``r`` model ``(Ar, Br, Cr, D)`` (MCCC convention, the system's ``D``).
+    reduced : StateSpace or control.StateSpace
+        Stable order-``r`` model ``(Ar, Br, Cr, D)`` (the system's ``D`` and convention; a
+        ``control.StateSpace`` with the system's ``dt`` for a python-control input).
     order : int
     hsv : (k,) array
         Hankel singular values of the system (descending).
     hankel_error : float
-        ``sigma_{r+1}``, the Hankel norm of ``G - G_r`` (optimal over all order-``r`` models).
+        ``sigma_{r+1}``, the Hankel norm of ``G - G_r`` (optimal: every order-``r`` model has
+        Hankel-norm error ``>= sigma_{r+1}``, whatever its ``D``).
     rank : int
         Numerical rank of the Hankel operator (values above ``n eps sigma_1``).
     """
@@ -72,7 +74,8 @@ def hankel_norm_approximation(system, order: int, *, factors=None) -> HankelNorm
 
     Parameters
     ----------
-    system : ModalSystem or StateSpace
+    system : ModalSystem, StateSpace or control.StateSpace
+        A python-control system is approximated as the textbook system it is.
         Stable, real or complex, MCCC convention.
     order : int
         ``r`` in ``[1, rank]``; ``r = rank`` returns the balanced minimal realization (as do
@@ -123,7 +126,8 @@ def hankel_norm_approximation(system, order: int, *, factors=None) -> HankelNorm
     L-infinity error bounds", Int. J. Control 39 (1984), Theorem 6.3.
     V. M. Adamjan, D. Z. Arov, M. G. Krein, Math. USSR Sbornik 15 (1971).
     """
-    system = _check_system(system)
+    original = system
+    checked, system = _hankel_view(system)
     r = check_positive_int(order, "order", minimum=1)
     bal = _balance(system, "eigh", factors=_check_factors(factors, system))
     rank = bal.rank
@@ -135,8 +139,8 @@ def hankel_norm_approximation(system, order: int, *, factors=None) -> HankelNorm
     # rounding-level states that would make it unstable.
     bal_sys, _, _, n1 = _stable_default(bal, rank, "sr")
     if r >= n1:
-        return HankelNormApproximation(bal_sys, r, hsv, float(hsv[r]) if r < hsv.size else 0.0,
-                                       rank)
+        return HankelNormApproximation(_for_user(original, checked, bal_sys), r, hsv,
+                                       float(hsv[r]) if r < hsv.size else 0.0, rank)
     sigma = hsv[r]
     for nb, name in ((r - 1, f"sigma_{r}"), (r + 1, f"sigma_{r + 2}")):
         if 0 <= nb < n1 and abs(hsv[nb] - sigma) <= SIMPLE_GAP * sigma:
@@ -173,4 +177,4 @@ def hankel_norm_approximation(system, order: int, *, factors=None) -> HankelNorm
     Bs = ZB[:r] - X @ ZB[r:]
     Ad, Bd, Cd = _bilinear_to_discrete(T11, Bs, CZ[:, :r])
     red = StateSpace(Ad, Bd, Cd, bal.coords.D)
-    return HankelNormApproximation(red, r, hsv, float(sigma), rank)
+    return HankelNormApproximation(_for_user(original, checked, red), r, hsv, float(sigma), rank)

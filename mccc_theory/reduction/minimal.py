@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import DefectiveError, DTypeError, OrderError, ShapeError, UnstableError
 from ..systems import ModalSystem, StateSpace
-from .balanced import _balance, _check_system, _stable_default
+from .balanced import _balance, _for_user, _hankel_view, _stable_default
 
 __all__ = ["minimal_realization", "ModalRealization", "to_modal", "MAX_CONDITION"]
 
@@ -30,15 +30,17 @@ def minimal_realization(system, tol: float | None = None) -> StateSpace:
 
     Parameters
     ----------
-    system : ModalSystem or StateSpace (stable)
+    system : ModalSystem, StateSpace or control.StateSpace (stable)
+        A python-control system is reduced as the textbook system it is.
     tol : float in (0, 1), optional
         Relative threshold; default ``n eps`` (the numerical rank cut). Uncontrollable or
         unobservable modes (zero Hankel singular values) are always removed.
 
     Returns
     -------
-    StateSpace
-        Square-root balanced truncation at the kept order: its H-infinity error is at most
+    StateSpace or control.StateSpace
+        In the system's convention (a ``control.StateSpace``, same ``dt``, for a python-control
+        input). Square-root balanced truncation at the kept order: its H-infinity error is at most
         twice the sum of the distinct removed values (zero for an exactly non-minimal system,
         up to rounding). Real for real maps.
 
@@ -47,7 +49,8 @@ def minimal_realization(system, tol: float | None = None) -> StateSpace:
     UnstableError, OrderError (tol out of range, or nothing above it: the map is the constant D),
     ShapeError, DTypeError.
     """
-    system = _check_system(system)
+    original = system
+    checked, system = _hankel_view(system)
     if tol is not None:
         if isinstance(tol, bool) or not isinstance(tol, Real):
             raise DTypeError(f"tol: expected a float, found {type(tol).__name__} {tol!r}")
@@ -59,7 +62,7 @@ def minimal_realization(system, tol: float | None = None) -> StateSpace:
         raise OrderError("system: every Hankel singular value is zero (B = 0 or C = 0): the "
                          "input/output map is the constant D and has no state-space realization")
     red, _, _, _ = _stable_default(bal, bal.rank, "sr")
-    return red
+    return _for_user(original, checked, red)
 
 
 @dataclass(frozen=True, eq=False)
