@@ -1,10 +1,11 @@
-# Two set-up commands (README): `make report` and `make test`. Both build .venv from nothing.
+# Set-up (README): `make install`, then `source .venv/bin/activate` puts `mccc` on PATH.
+# `make test` and `make report` build .venv from nothing too.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test lint prove report report-quick bench certify clean
+.PHONY: install test lint prove report report-quick example-report bench certify clean
 
 install: $(STAMP)
 
@@ -25,11 +26,16 @@ test: install lint
 prove: install
 	$(VENV)/bin/mccc prove
 
+# The report goes to build/report/ (untracked). The committed example reports/mccc-report.html
+# is regenerated on purpose with `make example-report`.
 report: install
-	$(VENV)/bin/mccc report --out reports
+	$(VENV)/bin/mccc report
 
 report-quick: install
-	$(VENV)/bin/mccc report --quick --out reports
+	$(VENV)/bin/mccc report --quick
+
+example-report: install
+	$(VENV)/bin/mccc report --out reports
 
 bench: install
 	$(VENV)/bin/mccc bench --json reports/bench.json

@@ -1,6 +1,6 @@
 """mccc_proofs: the theorem registry checked by ``mccc prove`` and by the test suite.
 
-Importing this package registers every theorem; one module per area of THEORY.md.
+Importing this package registers every theorem; one module per area of docs/theory.md.
 """
 
 from . import (  # importing a module registers its theorems

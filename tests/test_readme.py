@@ -1,6 +1,8 @@
-"""The README as a new user meets it: its code blocks run, its commands exist, its theorem table
-covers every registered theorem."""
+"""The README as a new user meets it: its code blocks run, its commands exist and run exactly as
+typed in a fresh clone after the set-up commands, its theorem table covers every registered
+theorem."""
 
+import os
 import re
 import shlex
 import subprocess
@@ -16,6 +18,10 @@ README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
 SHELL = [line for block in re.findall(r"```sh\n(.*?)```", README, flags=re.S)
          for line in block.splitlines() if line.strip()]
+# the set-up block: the commands a user types in a fresh clone before any `mccc` command
+SETUP = [line.split("#")[0].strip() for line in re.search(
+    r"## Set-up\n.*?```bash\n(.*?)```", README, flags=re.S).group(1).splitlines()
+    if line.split("#")[0].strip()]
 
 
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
@@ -23,7 +29,9 @@ def test_python_blocks_run(code):
     exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})
 
 
-def test_readme_names_the_two_setup_commands():
+def test_setup_installs_then_activates():
+    # `make install` creates .venv; activating it is what puts `mccc` on PATH
+    assert SETUP == ["make install", "source .venv/bin/activate"], SETUP
     assert "make report" in README and "make test" in README
 
 
@@ -34,15 +42,57 @@ def test_every_make_target_in_readme_exists():
     assert named and named <= targets, named - targets
 
 
-@pytest.mark.parametrize("line", SHELL)
-def test_shell_commands_run_as_written(line):
-    # Run exactly as a user would from the repository root, with `mccc` as this interpreter's
-    # module so the test does not depend on PATH.
-    argv = shlex.split(line)
-    assert argv[0] == "mccc", f"README shell blocks hold mccc commands only, found {line!r}"
-    out = subprocess.run([sys.executable, "-m", "mccc_theory", *argv[1:]], cwd=ROOT,
+def _user_env() -> dict:
+    """The environment of a shell that has not activated any virtualenv: no `mccc` on PATH."""
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if p and not (Path(p) / "mccc").exists())
+    return env
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory):
+    """A fresh clone of this repository in which `make install` has run.
+
+    `make install` would spend minutes building a new .venv; the clone links the environment
+    this test runs in instead (the editable install of the code under test), so everything
+    after it -- `source .venv/bin/activate` and each command -- runs exactly as typed.
+    """
+    dest = tmp_path_factory.mktemp("readme") / "mccc-theory"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(dest)], check=True)
+    venv = Path(sys.prefix)
+    assert (venv / "bin" / "activate").is_file() and (venv / "bin" / "mccc").is_file(), \
+        f"the tests must run in the virtualenv `make install` builds, not {venv}"
+    (dest / ".venv").symlink_to(venv, target_is_directory=True)
+    return dest
+
+
+def _typed(clone: Path, lines: list[str]) -> subprocess.CompletedProcess:
+    """Run ``lines`` in one bash session in the clone, as a user types them."""
+    setup = [line for line in SETUP if line != "make install"]  # done by the fixture
+    return subprocess.run(["bash", "-e", "-c", "\n".join(setup + lines)], cwd=clone,
+                          env=_user_env(), capture_output=True, text=True)
+
+
+def test_mccc_is_not_on_path_before_the_setup(clone):
+    # the check below would pass vacuously if `mccc` were already on the user's PATH
+    out = subprocess.run(["bash", "-c", "command -v mccc"], cwd=clone, env=_user_env(),
                          capture_output=True, text=True)
+    assert out.returncode != 0, out.stdout
+    out = _typed(clone, ["command -v mccc"])
+    assert out.returncode == 0 and Path(out.stdout.strip()).parent.parent.samefile(
+        clone / ".venv"), out
+
+
+@pytest.mark.parametrize("line", SHELL)
+def test_shell_commands_run_as_written(clone, line):
+    assert shlex.split(line)[0] == "mccc", f"README shell blocks hold mccc commands only: {line!r}"
+    out = _typed(clone, [line])
     assert out.returncode == 0, f"{line}\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}"
+    # nothing a README command does may dirty the clone (reports go to build/ or /tmp)
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True,
+                            text=True, check=True).stdout
+    assert status.strip() in ("", "?? .venv"), status
 
 
 @pytest.mark.parametrize("command", sorted(set(re.findall(r"`mccc (\w+)", README))))

@@ -7,7 +7,8 @@ import sys
 
 HELP = "write the approximation-error report (one self-contained HTML file)"
 EPILOG = """examples:
-  mccc report                      # full report under reports/ (under 10 minutes on 2 cores)
+  mccc report                      # full report in build/report/ (under 10 minutes on 2 cores)
+  mccc report --out reports        # regenerate the repository's committed example report
   mccc report --quick --out /tmp/r # reduced sizes (as in CI)
   mccc report --only gramians      # one section
   mccc report --quick --json /tmp/r/summary.json   # the summary table as JSON
@@ -19,7 +20,8 @@ Exit code 1 when any summary item misses its target (the report is still written
 
 def add_arguments(p) -> None:
     p.add_argument("--quick", action="store_true", help="reduced sizes (minutes -> seconds)")
-    p.add_argument("--out", default="reports", metavar="DIR", help="output folder (default reports)")
+    p.add_argument("--out", default="build/report", metavar="DIR",
+                   help="output folder (default build/report, outside version control)")
     p.add_argument("--only", action="append", metavar="SECTION", help="build only this section")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--workers", type=int, default=None, metavar="P",
