@@ -7,6 +7,7 @@ import re
 import shlex
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def test_setup_installs_then_activates():
 
 def test_every_make_target_in_readme_exists():
     targets = set(re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), flags=re.M))
-    named = set(re.findall(r"`make (\w+)", README)) | set(re.findall(r"^make (\w+)", README,
+    named = set(re.findall(r"`make ([\w-]+)", README)) | set(re.findall(r"^make ([\w-]+)", README,
                                                                      flags=re.M))
     assert named and named <= targets, named - targets
 
@@ -54,16 +55,24 @@ def _user_env() -> dict:
 def clone(tmp_path_factory):
     """A fresh clone of this repository in which `make install` has run.
 
-    `make install` would spend minutes building a new .venv; the clone links the environment
-    this test runs in instead (the editable install of the code under test), so everything
-    after it -- `source .venv/bin/activate` and each command -- runs exactly as typed.
+    `make install` would spend minutes installing the dependencies into a new .venv. The clone
+    gets a real .venv of its own (its own `activate`, its own `mccc` script, an editable install
+    of the clone) whose dependencies come from the environment this test runs in, so that
+    everything after `make install` runs exactly as typed.
     """
     dest = tmp_path_factory.mktemp("readme") / "mccc-theory"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(dest)], check=True)
-    venv = Path(sys.prefix)
-    assert (venv / "bin" / "activate").is_file() and (venv / "bin" / "mccc").is_file(), \
-        f"the tests must run in the virtualenv `make install` builds, not {venv}"
-    (dest / ".venv").symlink_to(venv, target_is_directory=True)
+    venv = dest / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site_dir = Path(sysconfig.get_path("purelib", vars={"base": str(venv),
+                                                        "platbase": str(venv)}))
+    deps = sysconfig.get_path("purelib")  # this environment's packages, .pth files included
+    (site_dir / "zz_mccc_test_dependencies.pth").write_text(
+        f"import site; site.addsitedir({deps!r})\n")
+    out = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"),
+                          "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(dest)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
     return dest
 
 
@@ -79,9 +88,11 @@ def test_mccc_is_not_on_path_before_the_setup(clone):
     out = subprocess.run(["bash", "-c", "command -v mccc"], cwd=clone, env=_user_env(),
                          capture_output=True, text=True)
     assert out.returncode != 0, out.stdout
-    out = _typed(clone, ["command -v mccc"])
-    assert out.returncode == 0 and Path(out.stdout.strip()).parent.parent.samefile(
-        clone / ".venv"), out
+    out = _typed(clone, ["command -v mccc", "python -c 'import mccc_theory; print(mccc_theory.__file__)'"])
+    assert out.returncode == 0, out
+    script, module = out.stdout.split()
+    assert Path(script) == clone / ".venv" / "bin" / "mccc"  # the clone's own command
+    assert Path(module).is_relative_to(clone)  # running the clone's code
 
 
 @pytest.mark.parametrize("line", SHELL)
