@@ -89,6 +89,7 @@ def available_backends() -> dict[str, str]:
     except Exception as exc:
         out["torch"] = f"unavailable ({type(exc).__name__}: {exc})"
         out["triton"] = "unavailable (needs torch)"
+        out["numba"] = "unavailable (needs torch)"  # every backend has an entry
         return out
     try:
         import numba
