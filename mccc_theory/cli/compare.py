@@ -15,7 +15,7 @@ EPILOG = """CSV columns (header row, case-insensitive; see mccc_theory.compare):
 
 examples:
   mccc compare --measured runs.csv
-  mccc compare --measured runs.csv --out reports/compare.png --json compare.json
+  mccc compare --measured runs.csv --out compare.svg --json compare.json
 
 exit status: 0 no point violates a bound, 1 some point does (listed), 2 bad input.
 """
@@ -23,8 +23,8 @@ exit status: 0 no point violates a bound, 1 some point does (listed), 2 bad inpu
 
 def add_arguments(p) -> None:
     p.add_argument("--measured", required=True, metavar="FILE.csv", help="your measurements")
-    p.add_argument("--out", default="reports/compare.png", metavar="PNG",
-                   help="where to write the plot: .png, .svg or .pdf (default reports/compare.png)")
+    p.add_argument("--out", default="build/compare.png", metavar="PLOT",
+                   help="where to write the plot: .png, .svg or .pdf (default build/compare.png)")
     p.add_argument("--json", metavar="FILE", help="also write the rows with bounds as JSON")
 
 
