@@ -1,122 +1,173 @@
 """Kernel throughput on CPU and decoding cost of MCCCCrossConditioning against cross-attention.
 
-Table 1 (modal scan, forward, all states, float32 state): the scan core on precomputed inputs
-``x = B u`` in each implementation against a NumPy complex64 step loop (the oracle's algorithm
-at the kernels' precision), and against this machine's measured memory bandwidth: the scan must
-read x and write h (16 bytes per state), so ``GB/s = 16 * states / time``, and the fraction is
-that over the bandwidth of a large ``np.copyto`` (read + write). Forward + backward rows count
-the same 16 bytes per state (the backward moves about 4x that). Single thread throughout.
+Table 1 (modal scan over all states, float32 and float64): every path against a compiled
+(numba) complex loop, the anchor, and against the bandwidth limit measured in the same run with
+buffers of the same bytes (``timing.copy_limit``): the scan on planes ``x`` must read ``x`` and
+write ``h`` (the copy limit); the public API on ``u`` with p = 1 input must write ``h`` (the
+write limit, reading ``u`` is 1/m of that). ``% of limit`` = limit time / path time. The public
+API rows allocate their outputs (as a caller's loop does); the core and anchor rows write into
+preallocated buffers, like the limits. Forward + backward rows are compared with the pure-torch
+path they replace. All times: process CPU time, minimum over interleaved rounds, one thread.
 
-Table 2 (decoding, per generated token): ``MCCCCrossConditioning.decode`` on a precomputed
-memory against single-head softmax cross-attention over a KV cache with the same projections
-(q and output), d_model = d_v = 256, m = 64 modes, for growing source lengths N.
+Table 2 (decoding, per generated token): the layer's no-grad decode on a memory encoded from a
+source of N tokens, against single-head softmax cross-attention over a KV cache of the N tokens
+with the same q and output projections (SDPA), d_model = d_v = 256, m = 64 modes.
 
-GPU rows are marked unmeasured unless the run has a CUDA device.
+GPU rows are "not measured" unless ``reports/gpu.json`` exists (``benchmarks/gpu_check.sh``).
 
 Run: ``python benchmarks/bench_kernels.py [--quick]`` or ``mccc bench --only kernels``.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
+import numba as nb
 import numpy as np
-from timing import Table, best_time, single_thread_blas
+from timing import Table, compare, copy_limit, ratio_str, single_thread_blas
+
+GPU_JSON = Path(__file__).resolve().parents[1] / "reports" / "gpu.json"
 
 
-def _bandwidth() -> float:
-    """Bytes/s of a large single-thread copy (read + write counted)."""
-    a = np.ones(1 << 25, np.float32)  # 128 MiB, far beyond the caches
-    b = np.empty_like(a)
-    t = best_time(lambda: np.copyto(b, a), repeat=5)
-    return 2 * a.nbytes / t
+@nb.njit(cache=True)
+def _anchor_loop(x, lam, out):  # pragma: no cover
+    """The anchor: the plainest compiled scan, complex arrays, into a preallocated ``out``."""
+    batch, L, m = x.shape
+    for b in range(batch):
+        h = np.zeros(m, x.dtype)
+        for t in range(L):
+            for i in range(m):
+                h[i] = lam[i] * h[i] + x[b, t, i]
+                out[b, t, i] = h[i]
 
 
-def _numpy_loop(x, lam):
-    h = np.zeros(x.shape[::2], np.complex64)
-    out = np.empty_like(x)
-    for t in range(x.shape[1]):
-        h = lam * h + x[:, t]
-        out[:, t] = h
-    return out
-
-
-def scan_table(quick: bool) -> Table:
+def _scan_rows(table, dtype, b, L, m, rng):
     import jax
     import jax.numpy as jnp
     import torch
 
+    import mccc_kernels
     from mccc_kernels.modal_scan import jax as J
+    from mccc_kernels.modal_scan import numba as N
     from mccc_kernels.modal_scan.torch import TorchCore
 
-    b, L, m = (2, 1024, 64) if quick else (4, 4096, 64)
+    fd = np.dtype(dtype)
+    cd = np.complex64 if fd == np.float32 else np.complex128
     states = b * L * m
-    rng = np.random.default_rng(0)
-    nu = np.log(-np.log1p(-10 ** rng.uniform(-4, -0.5, m))).astype(np.float32)
-    theta = rng.uniform(-np.pi, np.pi, m).astype(np.float32)
-    x = (rng.standard_normal((b, L, m)) + 1j * rng.standard_normal((b, L, m))).astype(np.complex64)
-    lam = (np.exp(-np.exp(nu.astype(np.float64))) * np.exp(1j * theta)).astype(np.complex64)
-    bw = _bandwidth()
-    table = Table(f"Modal scan on CPU, forward over all states (batch={b}, L={L}, m={m}, "
-                  "float32 state, one thread)",
-                  ["implementation", "ms", "Mstates/s", "vs NumPy loop", "GB/s",
-                   "of bandwidth"])
-    t_np = best_time(lambda: _numpy_loop(x, lam), repeat=3)
+    plane_bytes = states * fd.itemsize
+    nu = np.log(-np.log1p(-10 ** rng.uniform(-4, -0.5, m))).astype(fd)
+    theta = rng.uniform(-np.pi, np.pi, m).astype(fd)
+    lam = (np.exp(-np.exp(nu.astype(np.float64))) * np.exp(1j * theta)).astype(cd)
+    x = [rng.standard_normal((b, L, m)).astype(fd) for _ in range(2)]
+    xc = (x[0] + 1j * x[1]).astype(cd)
+    u = rng.standard_normal((b, L, 1)).astype(fd)
+    B = [rng.standard_normal((m, 1)).astype(fd) for _ in range(2)]
+    out = [np.empty((b, L, m), fd) for _ in range(2)]
+    out_c = np.empty((b, L, m), cd)
+    t_np = [torch.from_numpy(a) for a in (u, nu, theta, *B)]
+    tx = [torch.from_numpy(a) for a in x]
+    tn, tt = torch.from_numpy(nu), torch.from_numpy(theta)
+    ju = [jnp.asarray(a) for a in (u, nu, theta, *B)]
+    jscan = jax.jit(lambda *a: J.modal_scan(*a, chunk=64))
+    jgrad = jax.jit(jax.grad(lambda p: sum(jnp.sum(h) for h in J.modal_scan(
+        ju[0], p[0], p[1], p[2], p[3], chunk=64))))
 
-    def row(name, t):
-        table.rows.append([name, t * 1e3, states / t / 1e6, t_np / t, 16 * states / t / 1e9,
-                           f"{16 * states / t / bw:.1%}"])
+    def fb(backend, method="chunked", chunk=64):
+        params = [a.clone().requires_grad_() for a in t_np[1:]]
 
-    row("numpy step loop (complex64)", t_np)
-    xr, xi = torch.tensor(x.real.copy()), torch.tensor(x.imag.copy())
-    tn, tt = torch.tensor(nu), torch.tensor(theta)
+        def step():
+            h_re, h_im = mccc_kernels.scan(t_np[0], *params, method=method, chunk=chunk,
+                                           backend=backend)
+            (h_re.sum() + h_im.sum()).backward()
+        return step
+
+    fns = {
+        "limit: copy x -> h": copy_limit(2 * plane_bytes, 2 * plane_bytes),
+        "limit: write h": copy_limit(0, 2 * plane_bytes),
+        "anchor: compiled complex loop (numba)": lambda: _anchor_loop(xc, lam, out_c),
+        "numba core on x": lambda: N.forward(*x, nu, theta, None, None, return_all=True,
+                                             out=out),
+        "public API, NumPy (numba, fused B u)": lambda: mccc_kernels.scan(u, nu, theta, *B),
+        "public API, torch CPU (numba)": lambda: mccc_kernels.scan(*t_np),
+        "public API, torch CPU (pure torch, chunked K=64)": lambda: mccc_kernels.scan(
+            *t_np, chunk=64, backend="torch"),
+        "public API, JAX (chunked K=64)": lambda: jax.block_until_ready(jscan(*ju)),
+        "torch core on x (pure torch, chunked K=64)": lambda: TorchCore.forward(
+            *tx, tn, tt, None, None, return_all=True, method="chunked", chunk=64),
+        "fwd+bwd, torch CPU (numba)": fb("numba"),
+        "fwd+bwd, torch CPU (pure torch, chunked K=64)": fb("torch"),
+        "fwd+bwd, JAX (chunked K=64)": lambda: jax.block_until_ready(jgrad(ju[1:])),
+    }
+    if fd == np.float32:
+        fns["numba core on x, float32 state"] = lambda: N.forward(
+            *x, nu, theta, None, None, return_all=True, out=out, state_dtype=np.float32)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        for method, K in (("sequential", 16), ("chunked", 16), ("chunked", 64)):
-            f = lambda method=method, K=K: TorchCore.forward(  # noqa: E731
-                xr, xi, tn, tt, None, None, return_all=True, method=method, chunk=K)
-            row(f"torch {method}" + (f" K={K}" if method == "chunked" else ""),
-                best_time(f, repeat=3))
-        u = torch.randn(b, L, 1)
-        B = torch.ones(m, 1)
-        for K in (16, 64):
-            from mccc_kernels.modal_scan.torch import modal_scan
-            params = [tn.clone().requires_grad_(), tt.clone().requires_grad_(),
-                      B.clone().requires_grad_(), torch.zeros(m, 1).requires_grad_()]
-
-            def fb(K=K, params=params):
-                h_re, h_im = modal_scan(u, params[0], params[1], params[2], params[3], chunk=K)
-                (h_re.sum() + h_im.sum()).backward()
-            row(f"torch chunked K={K}, forward+backward", best_time(fb, repeat=3))
+        t = compare(fns, repeat=5, min_seconds=0.02)
     finally:
         torch.set_num_threads(threads)
-    xj = jnp.asarray(x)
-    h0 = jnp.zeros((b, m), jnp.complex64)
-    for method, K in (("sequential", 16), ("chunked", 16), ("chunked", 64)):
-        f = jax.jit(lambda x, method=method, K=K: J._forward(x, jnp.asarray(nu), jnp.asarray(theta),
-                                                             h0, True, method, K))
-        row(f"jax {method}" + (f" K={K}" if method == "chunked" else ""),
-            best_time(lambda f=f: f(xj).block_until_ready(), repeat=3))
-    uj = jnp.asarray(np.asarray(u))
-    for K in (16, 64):
-        g = jax.jit(jax.grad(lambda p, K=K: sum(jnp.sum(h) for h in J.modal_scan(
-            uj, p[0], p[1], p[2], p[3], chunk=K)), argnums=0))
-        p = [jnp.asarray(nu), jnp.asarray(theta), jnp.ones((m, 1)), jnp.zeros((m, 1))]
-        row(f"jax chunked K={K}, forward+backward",
-            best_time(lambda g=g, p=p: jax.block_until_ready(g(p)), repeat=3))
-    cuda = torch.cuda.is_available()
-    for name in ("triton sequential (CUDA)", "triton chunked K=16 (CUDA)"):
-        table.rows.append([name] + (["see GPU run"] if cuda else ["unmeasured"]) * 5)
+    anchor = t["anchor: compiled complex loop (numba)"]
+    copy_t, write_t = t["limit: copy x -> h"], t["limit: write h"]
+    torch_fb = t["fwd+bwd, torch CPU (pure torch, chunked K=64)"]
+    for name, sec in t.items():
+        if name.startswith("limit"):
+            limit, vs = sec, "-"
+        elif name.startswith("fwd+bwd"):
+            limit, vs = None, f"{ratio_str(torch_fb / sec)} vs pure torch"
+        else:
+            limit = write_t if name.startswith("public") else copy_t
+            vs = ratio_str(anchor / sec)
+        moved = 2 * plane_bytes * (2 if limit is copy_t else 1)
+        table.rows.append([fd.name, name, sec * 1e3, vs, moved / sec / 1e9 if limit else "-",
+                           f"{limit / sec:.0%}" if limit else "-"])
+    return t, copy_t, write_t
+
+
+def scan_table(quick: bool) -> Table:
+    b, L, m = (2, 256, 16) if quick else (4, 4096, 64)
+    rng = np.random.default_rng(0)
+    table = Table(f"Modal scan on CPU over all states (batch={b}, L={L}, m={m}, one thread)",
+                  ["dtype", "path", "ms", "vs anchor", "GB/s", "% of limit"])
+    for dtype in ("float32", "float64"):
+        t, copy_t, write_t = _scan_rows(table, dtype, b, L, m, rng)
+        table.check(f"numba scan on x, {dtype}: fraction of the copy limit (x in, h out)",
+                    copy_t / t["numba core on x"], 0.5, unit="")
+        table.check(f"public API scan (NumPy, numba), {dtype}: fraction of the write limit",
+                    write_t / t["public API, NumPy (numba, fused B u)"], 0.5, unit="")
+    gpu = _gpu_rows()
+    table.rows += [["-", name, *vals] for name, vals in gpu]
     table.notes += [
-        f"measured memory bandwidth (np.copyto, 128 MiB, read + write): {bw / 1e9:.1f} GB/s",
-        "GB/s counts the 16 bytes per state a scan must move (read x, write h; complex64)",
-        "GPU rows: unmeasured (no CUDA device in this run)" if not cuda else
-        "GPU rows: run benchmarks/bench_kernels.py on the CUDA machine",
+        "limits: np.copyto / fill of buffers of the same bytes, timed interleaved with the paths",
+        "% of limit: copy limit for the anchor and the cores on x, write limit for the public API "
+        "rows (p = 1 input: reading u is 1/m of writing h); public rows allocate their outputs",
+        "float32 in/out keeps a float64 state in the numba scan (the 'float32 state' row is the "
+        "alternative it was measured against)",
+        "JAX rows: XLA may run worker threads, all charged to the process CPU time",
     ]
-    best_cpu = max(r[3] for r in table.rows if isinstance(r[3], float) and r[0] != table.rows[0][0])
-    table.check("fastest CPU kernel vs NumPy step loop", best_cpu, 1.0)
     return table
+
+
+def _gpu_rows():
+    """GPU results from ``reports/gpu.json`` when ``benchmarks/gpu_check.sh`` has run."""
+    if not GPU_JSON.is_file():
+        return [("GPU (Triton, H200 or other): not measured (no reports/gpu.json)",
+                 ["not measured"] * 4)]
+    data = json.loads(GPU_JSON.read_text())
+    return [(f"GPU {r['name']} ({data.get('device', '?')})",
+             [r["ms"], r.get("vs", "-"), r.get("GB/s", "-"), r.get("of_limit", "-")])
+            for r in data.get("scan", [])]
+
+
+def _decode_fn(layer, state, x):
+    """The layer's fastest public no-grad decode of ``x`` on ``state``: its per-source decoder
+    cache (built once per source, not timed) where the layer has one, else ``decode``."""
+    if hasattr(layer, "decoder"):
+        dec = layer.decoder(state)
+        return lambda: dec(x)
+    return lambda: layer.decode(x, state)
 
 
 def decode_table(quick: bool) -> Table:
@@ -126,9 +177,9 @@ def decode_table(quick: bool) -> Table:
     from mccc_kernels.nn import MCCCCrossConditioning
 
     d, m = 256, 64
-    sizes = (1024, 4096) if quick else (1024, 4096, 16384, 65536)
-    table = Table(f"Decoding cost per token: MCCCCrossConditioning vs cross-attention "
-                  f"(d_model = d_v = {d}, m = {m}, one query, torch CPU, one thread)",
+    sizes = (256, 4096) if quick else (256, 1024, 4096, 16384, 65536)
+    table = Table(f"Decoding cost per token: MCCCCrossConditioning vs cross-attention over a KV "
+                  f"cache (d_model = d_v = {d}, m = {m}, one query, torch CPU, one thread)",
                   ["N", "attention us/token", "MCCC us/token", "time ratio",
                    "KV cache bytes", "MCCC state bytes", "memory ratio"])
     torch.manual_seed(0)
@@ -139,27 +190,38 @@ def decode_table(quick: bool) -> Table:
     torch.set_num_threads(1)
     try:
         with torch.no_grad(), single_thread_blas():
-            state = layer.encode(torch.randn(1, 64, d))
-            t_mc = best_time(lambda: layer.decode(x, state), repeat=5, min_seconds=0.05)
             for n in sizes:
-                k, v = torch.randn(1, n, d), torch.randn(1, n, d)
+                src = torch.randn(1, n, d)
+                mccc = _decode_fn(layer, layer.encode(src), x)
+                k, v = torch.randn(1, n, d), torch.randn(1, n, d)  # the cache of the n tokens
 
                 def attend(k=k, v=v):
-                    q = wq(x)
-                    return wo(F.scaled_dot_product_attention(q, k, v))
-                t_at = best_time(attend, repeat=5, min_seconds=0.05)
+                    return wo(F.scaled_dot_product_attention(wq(x), k, v))
+                t = compare({"attention": attend, "mccc": mccc}, repeat=5, min_seconds=0.02)
                 kv_bytes = 2 * n * d * 4
                 st_bytes = 2 * m * d * 4
-                table.rows.append([n, t_at * 1e6, t_mc * 1e6, t_at / t_mc, kv_bytes, st_bytes,
-                                   kv_bytes / st_bytes])
+                table.rows.append([n, t["attention"] * 1e6, t["mccc"] * 1e6,
+                                   ratio_str(t["attention"] / t["mccc"]), kv_bytes, st_bytes,
+                                   ratio_str(kv_bytes / st_bytes)])
     finally:
         torch.set_num_threads(threads)
+    per_token = [r[2] for r in table.rows]
     table.notes += [
-        "MCCC per token: score projection (d -> m), readout of the m x d_v state, output "
-        "projection; attention: q projection, softmax over N cached keys, output projection",
-        "the source is encoded once (not timed); MCCC cost and memory do not grow with N",
+        "MCCC per token: the layer's public no-grad decode on a memory encoded from the N source "
+        "tokens (per-source caches built once, not timed); attention: q projection, SDPA over "
+        "the N cached keys and values, output projection",
+        "times: process CPU time, minimum over 5 interleaved rounds; MCCC cost and memory do not "
+        "grow with N",
     ]
-    table.check(f"attention / MCCC time per token at N = {sizes[-1]}", table.rows[-1][3], 1.0)
+    table.check(f"MCCC decode per token, worst over N = {sizes[0]}..{sizes[-1]} (us)",
+                max(per_token), 15.0, at_least=False, unit="")
+    table.check("MCCC decode per token, max/min over N (constant in N)",
+                max(per_token) / min(per_token), 2.0, at_least=False)
+    table.check(f"attention / MCCC time per token at N = {sizes[-1]}",
+                float(table.rows[-1][1] / table.rows[-1][2]), 1.0)
+    crossover = next((r[0] for r in table.rows if r[1] > r[2]), None)
+    table.notes.append("decode crossover (first measured N where MCCC is cheaper per token): "
+                       + (f"N = {crossover}" if crossover else f"none up to N = {sizes[-1]}"))
     return table
 
 

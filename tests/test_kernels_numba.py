@@ -13,7 +13,8 @@ from mccc_kernels.modal_scan import numba as N
 from mccc_kernels.modal_scan import reference as R
 from mccc_theory.errors import BackendUnavailableError, MethodError
 
-SHAPES = [(1, 1, 1, 1), (2, 37, 3, 5), (3, 16, 2, 17), (1, 5, 1, 33)]  # (batch, L, p, m)
+SHAPES = [(1, 1, 1, 1), (2, 37, 3, 5), (3, 16, 2, 17), (1, 5, 1, 33), (2, 11, 9, 5)]  # (b, L, p, m);
+# p = 9 > FUSE_MAX_P takes the BLAS product and the core on x, the others the fused loop
 
 
 def _case(batch, L, p, m, dtype, h0, seed=0):

@@ -38,11 +38,13 @@ import numpy as np
 
 from ._spec import validate_scan
 
-__all__ = ["modal_scan", "modal_scan_vjp", "forward", "reverse", "dlam", "torch_core",
-           "STATE_DTYPE"]
+__all__ = ["modal_scan", "modal_scan_vjp", "forward", "forward_u", "reverse", "dlam",
+           "torch_core", "STATE_DTYPE", "FUSE_MAX_P"]
 
 #: state dtype for each compute dtype (float32 in/out keeps a float64 state)
 STATE_DTYPE = {"float32": np.float64, "float64": np.float64}
+#: up to this many inputs p the forward forms ``x = B u`` inside the loop (:func:`forward_u`)
+FUSE_MAX_P = 8
 
 
 @nb.njit(cache=True, nogil=True)
@@ -56,6 +58,36 @@ def _forward_kernel(x_re, x_im, lr, li, h_re, h_im, o_re, o_im, store_all):  # p
                 hi = h_im[b, i]
                 nr = lr[i] * hr - li[i] * hi + x_re[b, t, i]
                 ni = lr[i] * hi + li[i] * hr + x_im[b, t, i]
+                h_re[b, i] = nr
+                h_im[b, i] = ni
+                if store_all:
+                    o_re[b, t, i] = nr
+                    o_im[b, t, i] = ni
+
+
+@nb.njit(cache=True, nogil=True)
+def _forward_u_kernel(u, Bt_re, Bt_im, lr, li, h_re, h_im, o_re, o_im, store_all):  # pragma: no cover
+    """:func:`_forward_kernel` with ``x_t = B u_t`` formed per step in a row buffer (``Bt`` is
+    B transposed, (p, m); float64 sums), for few inputs: the states are the only large array
+    that moves."""
+    batch, L, p = u.shape
+    m = Bt_re.shape[1]
+    xr = np.empty(m)
+    xi = np.empty(m)
+    for b in range(batch):
+        for t in range(L):
+            xr[:] = 0.0
+            xi[:] = 0.0
+            for j in range(p):
+                uj = np.float64(u[b, t, j])
+                for i in range(m):
+                    xr[i] += Bt_re[j, i] * uj
+                    xi[i] += Bt_im[j, i] * uj
+            for i in range(m):
+                hr = h_re[b, i]
+                hi = h_im[b, i]
+                nr = lr[i] * hr - li[i] * hi + xr[i]
+                ni = lr[i] * hi + li[i] * hr + xi[i]
                 h_re[b, i] = nr
                 h_im[b, i] = ni
                 if store_all:
@@ -127,12 +159,14 @@ def _state(h0_re, h0_im, batch, m, dtype):
 
 
 def forward(x_re, x_im, nu, theta, h0_re, h0_im, *, return_all, method=None, chunk=None,
-            state_dtype=None):
+            state_dtype=None, out=None):
     """States from planes ``x = B u`` (batch, L, m) in their dtype (float32 or float64).
 
     Returns every state (batch, L, m) or the final one (batch, m). ``method`` and ``chunk`` are
     accepted for the common core signature and ignored (module docstring); ``state_dtype``
-    overrides :data:`STATE_DTYPE` (the benchmark measures a float32 state with it).
+    overrides :data:`STATE_DTYPE` (the benchmark measures a float32 state with it); ``out``, a
+    pair of C-contiguous (batch, L, m) planes of the dtype of ``x``, receives every state
+    (``return_all=True`` only; the benchmark writes into the same buffers each call).
     """
     io = x_re.dtype
     sd = state_dtype or STATE_DTYPE[io.name]
@@ -140,11 +174,36 @@ def forward(x_re, x_im, nu, theta, h0_re, h0_im, *, return_all, method=None, chu
     lr, li = _lam(nu, theta, sd)
     h_re, h_im = _state(h0_re, h0_im, batch, m, sd)
     if return_all:
-        o_re = np.empty((batch, L, m), io)
-        o_im = np.empty((batch, L, m), io)
+        o_re, o_im = out if out is not None else (np.empty((batch, L, m), io),
+                                                  np.empty((batch, L, m), io))
     else:  # never written: a 1-element stand-in keeps one compiled signature per dtype
         o_re = o_im = np.empty((1, 1, 1), io)
     _forward_kernel(x_re, x_im, lr, li, h_re, h_im, o_re, o_im, return_all)
+    if return_all:
+        return o_re, o_im
+    return h_re.astype(io, copy=False), h_im.astype(io, copy=False)
+
+
+def forward_u(u, B_re, B_im, nu, theta, h0_re, h0_im, *, return_all, state_dtype=None,
+              out=None):
+    """States straight from ``u`` (batch, L, p) and ``B`` (m, p), ``x = B u`` formed in the loop
+    (no (batch, L, m) intermediate); the results of :func:`forward` on ``x``. Used for
+    ``p <= FUSE_MAX_P`` (beyond that one BLAS product and :func:`forward` are faster); ``out``
+    as in :func:`forward`."""
+    io = np.result_type(u.dtype, B_re.dtype)
+    sd = state_dtype or STATE_DTYPE[io.name]
+    batch, L, _ = u.shape
+    m = B_re.shape[0]
+    lr, li = _lam(nu, theta, sd)
+    h_re, h_im = _state(h0_re, h0_im, batch, m, sd)
+    if return_all:
+        o_re, o_im = out if out is not None else (np.empty((batch, L, m), io),
+                                                  np.empty((batch, L, m), io))
+    else:
+        o_re = o_im = np.empty((1, 1, 1), io)
+    Bt_re = np.ascontiguousarray(np.asarray(B_re, np.float64).T)
+    Bt_im = np.ascontiguousarray(np.asarray(B_im, np.float64).T)
+    _forward_u_kernel(u, Bt_re, Bt_im, lr, li, h_re, h_im, o_re, o_im, return_all)
     if return_all:
         return o_re, o_im
     return h_re.astype(io, copy=False), h_im.astype(io, copy=False)
@@ -193,6 +252,16 @@ class _TorchCore:
                       return_all=return_all)
         return tuple(torch.from_numpy(o) for o in out)
 
+    FUSE_MAX_P = FUSE_MAX_P
+
+    @staticmethod
+    def forward_u(u, B_re, B_im, nu, theta, h0_re, h0_im, *, return_all):
+        import torch
+        n = _TorchCore._np
+        out = forward_u(n(u), n(B_re), n(B_im), n(nu), n(theta), n(h0_re), n(h0_im),
+                        return_all=return_all)
+        return tuple(torch.from_numpy(o) for o in out)
+
     @staticmethod
     def reverse(g_re, g_im, nu, theta, *, L, return_all, method, chunk):
         import torch
@@ -237,11 +306,17 @@ def modal_scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=T
 
     Notes
     -----
-    ``x = B u`` by one BLAS product per plane, then one fused pass over time (``O(batch L m)``
-    flops, reading ``x`` once and writing ``h`` once).
+    One fused pass over time, ``O(batch L m p)`` flops: for ``p <= FUSE_MAX_P`` inputs ``x = B u``
+    is formed inside the loop, so only ``u`` is read and ``h`` written; for more inputs one BLAS
+    product per plane forms ``x`` first, which the loop then reads.
     """
     spec = validate_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all,
                          method=method, chunk=chunk)
+    if spec.p <= FUSE_MAX_P:
+        cd = np.dtype(spec.compute)
+        h0 = (None, None) if h0_re is None else (np.asarray(h0_re, cd), np.asarray(h0_im, cd))
+        return forward_u(np.asarray(u, cd), np.asarray(B_re, cd), np.asarray(B_im, cd), nu, theta,
+                         *h0, return_all=return_all)
     _, _, _, x_re, x_im, h0 = _inputs(u, nu, theta, B_re, B_im, h0_re, h0_im, spec)
     return forward(x_re, x_im, nu, theta, *h0, return_all=return_all)
 

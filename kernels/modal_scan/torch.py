@@ -232,12 +232,17 @@ class ModalScanFunction(torch.autograd.Function):
         core = _core(backend)
         uc = u.to(cd)
         nuc, thc = nu.to(cd), theta.to(cd)
-        x_re = torch.matmul(uc, B_re.to(cd).t()).contiguous()
-        x_im = torch.matmul(uc, B_im.to(cd).t()).contiguous()
         h0r = None if h0_re is None else h0_re.to(cd).contiguous()
         h0i = None if h0_im is None else h0_im.to(cd).contiguous()
-        h_re, h_im = core.forward(x_re, x_im, nuc, thc, h0r, h0i, return_all=return_all,
-                                  method=method, chunk=chunk)
+        if u.shape[-1] <= getattr(core, "FUSE_MAX_P", 0):  # the core forms x = B u itself
+            h_re, h_im = core.forward_u(uc.contiguous(), B_re.to(cd).contiguous(),
+                                        B_im.to(cd).contiguous(), nuc, thc, h0r, h0i,
+                                        return_all=return_all)
+        else:
+            x_re = torch.matmul(uc, B_re.to(cd).t()).contiguous()
+            x_im = torch.matmul(uc, B_im.to(cd).t()).contiguous()
+            h_re, h_im = core.forward(x_re, x_im, nuc, thc, h0r, h0i, return_all=return_all,
+                                      method=method, chunk=chunk)
         keep_states = return_all and backend == "torch"
         saved = (u, nu, theta, B_re, B_im, h0r, h0i) + ((h_re, h_im) if keep_states else ())
         ctx.save_for_backward(*saved)
