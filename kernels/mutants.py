@@ -42,26 +42,31 @@ MUTANTS = (
            "conj(lambda)", "modal_scan", "triton", "modal_scan.triton",
            (("n_re = lr * a_re + li * a_im + gr", "n_re = lr * a_re - li * a_im + gr", 0),
             ("n_im = lr * a_im - li * a_re + gi", "n_im = lr * a_im + li * a_re + gi", 0))),
-    Mutant("scan.triton.chunk_adjoint_no_conj", "chunked reverse scan uses powers of lambda",
-           "modal_scan", "triton", "modal_scan.triton", (("nth = -th", "nth = th", 0),)),
-    Mutant("scan.triton.off_by_one_time_mask", "chunked forward drops the last time step",
+    Mutant("scan.triton.chunk_adjoint_no_conj", "chunk-parallel reverse scan uses powers of "
+           "lambda", "modal_scan", "triton", "modal_scan.triton",
+           (("    if CONJ:\n        th = -th", "    if CONJ:\n        th = th", 0),)),
+    Mutant("scan.triton.off_by_one_time_mask", "chunk-parallel tiles drop the last time step",
            "modal_scan", "triton", "modal_scan.triton",
-           (("tmask = (t < L)[:, None] & mask[None, :]",
-             "tmask = (t < L - 1)[:, None] & mask[None, :]", 0),)),
+           (("tmask = (tau < L)[:, None] & mask[None, :]",
+             "tmask = (tau < L - 1)[:, None] & mask[None, :]", 0),)),
     Mutant("scan.triton.off_by_one_mode_mask", "sequential forward skips the last mode",
            "modal_scan", "triton", "modal_scan.triton",
            (("    mask = offs < M\n    rate, th, lr, li = _lam(nu_ptr, th_ptr, offs, mask)\n"
              "    h_re, h_im = _initial_state(",
              "    mask = offs < M - 1\n    rate, th, lr, li = _lam(nu_ptr, th_ptr, offs, mask)\n"
              "    h_re, h_im = _initial_state(", 0),)),
-    Mutant("scan.triton.wrong_chunk_carry", "the carry is read from the chunk's last row even "
+    Mutant("scan.triton.wrong_chunk_carry", "a chunk's summary is taken at its K-th row even "
            "when the last chunk is partial", "modal_scan", "triton", "modal_scan.triton",
-           (("sel = (jj == last)[:, None]", "sel = (jj == K - 1)[:, None]", 0),)),
+           (("last = tl.minimum(L - 1 - c * K, K - 1)", "last = K - 1", 0),)),
+    Mutant("scan.triton.carry_full_steps", "the carry across chunks decays by lambda^K also "
+           "after a partial last chunk", "modal_scan", "triton", "modal_scan.triton",
+           (("steps = tl.minimum(L - c * K, K)", "steps = K + 0 * L", 0),)),
     Mutant("scan.triton.final_cotangent_late", "final-state cotangent injected one step late",
            "modal_scan", "triton", "modal_scan.triton",
            (("gr = tl.where(i == 0, gT_re, 0.0)", "gr = tl.where(i == 1, gT_re, 0.0)", 0),
             ("gi = tl.where(i == 0, gT_im, 0.0)", "gi = tl.where(i == 1, gT_im, 0.0)", 0))),
-    Mutant("scan.triton.dlam_uses_h_t", "chunked dlambda pairs G_t with h_t instead of h_{t-1}",
+    Mutant("scan.triton.dlam_uses_h_t", "chunk-parallel dlambda pairs G_t with h_t instead of "
+           "h_{t-1}",
            "modal_scan", "triton", "modal_scan.triton",
            (("P2_re = tl.where(lag >= 1, P2_re, 0.0)", "P2_re = tl.where(lag >= 0, P2_re, 0.0)",
              0),

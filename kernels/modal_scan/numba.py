@@ -69,30 +69,38 @@ def _forward_kernel(x_re, x_im, lr, li, h_re, h_im, o_re, o_im, store_all):  # p
 def _forward_u_kernel(u, Bt_re, Bt_im, lr, li, h_re, h_im, o_re, o_im, store_all):  # pragma: no cover
     """:func:`_forward_kernel` with ``x_t = B u_t`` formed per step in a row buffer (``Bt`` is
     B transposed, (p, m); float64 sums), for few inputs: the states are the only large array
-    that moves."""
+    that moves. The state lives in a local copy per batch row (no aliasing with the outputs,
+    so the mode loop vectorizes)."""
     batch, L, p = u.shape
     m = Bt_re.shape[1]
     xr = np.empty(m)
     xi = np.empty(m)
     for b in range(batch):
+        hr = h_re[b].copy()
+        hi = h_im[b].copy()
         for t in range(L):
-            xr[:] = 0.0
-            xi[:] = 0.0
-            for j in range(p):
+            u0 = np.float64(u[b, t, 0])
+            for i in range(m):
+                xr[i] = Bt_re[0, i] * u0
+                xi[i] = Bt_im[0, i] * u0
+            for j in range(1, p):
                 uj = np.float64(u[b, t, j])
                 for i in range(m):
                     xr[i] += Bt_re[j, i] * uj
                     xi[i] += Bt_im[j, i] * uj
             for i in range(m):
-                hr = h_re[b, i]
-                hi = h_im[b, i]
-                nr = lr[i] * hr - li[i] * hi + xr[i]
-                ni = lr[i] * hi + li[i] * hr + xi[i]
-                h_re[b, i] = nr
-                h_im[b, i] = ni
-                if store_all:
-                    o_re[b, t, i] = nr
-                    o_im[b, t, i] = ni
+                nr = lr[i] * hr[i] - li[i] * hi[i] + xr[i]
+                ni = lr[i] * hi[i] + li[i] * hr[i] + xi[i]
+                hr[i] = nr
+                hi[i] = ni
+            if store_all:
+                orow = o_re[b, t]
+                oirow = o_im[b, t]
+                for i in range(m):
+                    orow[i] = hr[i]
+                    oirow[i] = hi[i]
+        h_re[b] = hr
+        h_im[b] = hi
 
 
 @nb.njit(cache=True, nogil=True)

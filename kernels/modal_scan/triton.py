@@ -2,13 +2,23 @@
 
 Same recurrence, VJP and plane conventions as :mod:`.reference`; the autograd wrapper is
 :mod:`.torch` (it computes ``x = B u`` and the B/u gradients with torch matmuls and calls the
-three entry points below). One program handles one batch row and a block of ``BLOCK_M`` modes
-(masked, so any mode count works). The state is float32 (float64 if the inputs are float64).
+three entry points below). Modes come in blocks of ``BLOCK_M`` (masked, so any mode count
+works). The state is float32 (float64 if the inputs are float64).
 
-* ``sequential``: one step at a time over t (the most accurate near ``|lambda| = 1``).
-* ``chunked``: K steps at once from exact powers ``lambda^k = exp(-k exp(nu)) e^{i k theta}``
-  (a K x K x BLOCK_M product-sum, no tree of products) with the state carried sequentially
-  from chunk to chunk.
+The rule (``method``):
+
+* ``"sequential"``: one program per (batch row, mode block) walks the L steps one at a time
+  (the most accurate near ``|lambda| = 1``; ``batch * ceil(m / BLOCK_M)`` programs, so on a GPU
+  it is latency-bound unless the batch is large).
+* ``"chunked"``: **chunk-parallel** over a (batch row, mode block, chunk) grid, in three
+  launches: (1) every chunk of K steps computes its zero-carry final state (a K x BLOCK
+  product-sum with exact powers ``lambda^k = exp(-k exp(nu)) e^{i k theta}`` from the
+  log-eigenvalue, no tree of products); (2) one program per (batch row, mode block) carries the
+  state across the ``ceil(L / K)`` chunk summaries, ``c_{j+1} = lambda^K c_j + s_j`` (the final
+  state is its last carry); (3) every chunk recomputes its rows with the incoming carry,
+  ``h = T x + lambda^(j+1) c`` (a K x K x BLOCK product-sum), and stores them. The reverse scan
+  is the same three launches on time-reversed rows with ``conj(lambda)``; ``dlambda`` reuses (1)
+  and (2) for the carries and sums ``G_t conj(h_{t-1})`` per chunk in parallel.
 
 Kept inside the subset that runs under ``TRITON_INTERPRET=1`` (THEORY §6): no complex dtypes,
 no ``tl.dot``, no libdevice, no autotune, no ``device_assert`` (every check is done in Python
@@ -101,38 +111,6 @@ def _fwd_seq(x_re, x_im, nu_ptr, th_ptr, h0_re, h0_im, o_re, o_im, L, M,
 
 
 @triton.jit
-def _fwd_chunk(x_re, x_im, nu_ptr, th_ptr, h0_re, h0_im, o_re, o_im, L, M,
-               HAS_H0: tl.constexpr, ALL: tl.constexpr, BLOCK: tl.constexpr, K: tl.constexpr):
-    b = tl.program_id(0).to(tl.int64)
-    offs = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < M
-    rate, th, lr, li = _lam(nu_ptr, th_ptr, offs, mask)
-    jj = tl.arange(0, K)
-    lag = jj[:, None, None] - jj[None, :, None]  # (K, K, 1): output row j, input column i
-    P_re, P_im = _causal_pow(lag, rate[None, None, :], th[None, None, :])
-    W_re, W_im = _pow((jj + 1)[:, None], rate[None, :], th[None, :])  # lambda^(j+1), (K, BLOCK)
-    c_re, c_im = _initial_state(h0_re, h0_im, b, M, offs, mask, rate, HAS_H0)
-    base = b * L * M
-    for c in range(0, (L + K - 1) // K):
-        t = c * K + jj
-        tmask = (t < L)[:, None] & mask[None, :]
-        ptrs = base + t[:, None] * M + offs[None, :]
-        xr = tl.load(x_re + ptrs, mask=tmask, other=0.0)[None, :, :]
-        xi = tl.load(x_im + ptrs, mask=tmask, other=0.0)[None, :, :]
-        h_re, h_im = _chunk_rows(P_re, P_im, W_re, W_im, xr, xi, c_re, c_im)
-        if ALL:
-            tl.store(o_re + ptrs, h_re, mask=tmask)
-            tl.store(o_im + ptrs, h_im, mask=tmask)
-        last = tl.minimum(L - 1 - c * K, K - 1)
-        sel = (jj == last)[:, None]
-        c_re = tl.sum(tl.where(sel, h_re, 0.0), axis=0)
-        c_im = tl.sum(tl.where(sel, h_im, 0.0), axis=0)
-    if not ALL:
-        tl.store(o_re + b * M + offs, c_re, mask=mask)
-        tl.store(o_im + b * M + offs, c_im, mask=mask)
-
-
-@triton.jit
 def _rev_seq(g_re, g_im, nu_ptr, th_ptr, G_re, G_im, L, M,
              ALL: tl.constexpr, BLOCK: tl.constexpr):
     """G_t = g_t + conj(lambda) G_{t+1}; final mode: g_t = g_L at t = L - 1, else 0."""
@@ -163,47 +141,6 @@ def _rev_seq(g_re, g_im, nu_ptr, th_ptr, G_re, G_im, L, M,
 
 
 @triton.jit
-def _rev_chunk(g_re, g_im, nu_ptr, th_ptr, G_re, G_im, L, M,
-               ALL: tl.constexpr, BLOCK: tl.constexpr, K: tl.constexpr):
-    b = tl.program_id(0).to(tl.int64)
-    offs = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < M
-    rate, th, lr, li = _lam(nu_ptr, th_ptr, offs, mask)
-    nth = -th
-    jj = tl.arange(0, K)
-    lag = jj[None, :, None] - jj[:, None, None]  # (K, K, 1): row j, column i, lag i - j
-    Q_re, Q_im = _causal_pow(lag, rate[None, None, :], nth[None, None, :])
-    V_re, V_im = _pow((K - jj)[:, None], rate[None, :], nth[None, :])  # conj(lambda)^(K-j)
-    c_re = tl.zeros([BLOCK], dtype=rate.dtype)
-    c_im = tl.zeros([BLOCK], dtype=rate.dtype)
-    if not ALL:
-        gT_re = tl.load(g_re + b * M + offs, mask=mask, other=0.0)
-        gT_im = tl.load(g_im + b * M + offs, mask=mask, other=0.0)
-    base = b * L * M
-    n_chunks = (L + K - 1) // K
-    for cc in range(0, n_chunks):
-        c = n_chunks - 1 - cc
-        t = c * K + jj
-        tmask = (t < L)[:, None] & mask[None, :]
-        ptrs = base + t[:, None] * M + offs[None, :]
-        if ALL:
-            gr = tl.load(g_re + ptrs, mask=tmask, other=0.0)
-            gi = tl.load(g_im + ptrs, mask=tmask, other=0.0)
-        else:
-            last = (t == L - 1)[:, None]
-            gr = tl.where(last, gT_re[None, :], 0.0)
-            gi = tl.where(last, gT_im[None, :], 0.0)
-        gr = gr[None, :, :]
-        gi = gi[None, :, :]
-        a_re, a_im = _chunk_rows(Q_re, Q_im, V_re, V_im, gr, gi, c_re, c_im)
-        tl.store(G_re + ptrs, a_re, mask=tmask)
-        tl.store(G_im + ptrs, a_im, mask=tmask)
-        first = (jj == 0)[:, None]
-        c_re = tl.sum(tl.where(first, a_re, 0.0), axis=0)
-        c_im = tl.sum(tl.where(first, a_im, 0.0), axis=0)
-
-
-@triton.jit
 def _dlam_seq(x_re, x_im, G_re, G_im, nu_ptr, th_ptr, h0_re, h0_im, d_re, d_im, L, M,
               HAS_H0: tl.constexpr, BLOCK: tl.constexpr):
     """Per batch row: sum_t G_t conj(h_{t-1}), recomputing h on the fly."""
@@ -231,64 +168,183 @@ def _dlam_seq(x_re, x_im, G_re, G_im, nu_ptr, th_ptr, h0_re, h0_im, d_re, d_im, 
 
 
 @triton.jit
-def _dlam_chunk(x_re, x_im, G_re, G_im, nu_ptr, th_ptr, h0_re, h0_im, d_re, d_im, L, M,
-                HAS_H0: tl.constexpr, BLOCK: tl.constexpr, K: tl.constexpr):
+def _params(nu_ptr, th_ptr, offs, mask, CONJ: tl.constexpr):
+    """``exp(nu)`` and the angle of one mode block; ``conj(lambda)`` (angle -theta) if CONJ."""
+    nu = tl.load(nu_ptr + offs, mask=mask, other=0.0)
+    th = tl.load(th_ptr + offs, mask=mask, other=0.0)
+    if CONJ:
+        th = -th
+    return tl.exp(nu), th
+
+
+@triton.jit
+def _chunk_tile(x_re, x_im, b, c, L, M, offs, mask, REV: tl.constexpr, INJECT: tl.constexpr,
+                K: tl.constexpr):
+    """Rows ``tau = c K + j`` (processing order; memory row ``L - 1 - tau`` if REV) of one
+    chunk: the tile planes (K, BLOCK), their pointers and mask. INJECT: the rows are zero
+    except ``tau = 0``, which is row ``b`` of the (batch, M) planes (a final-state cotangent)."""
+    jj = tl.arange(0, K)
+    tau = c * K + jj
+    tmask = (tau < L)[:, None] & mask[None, :]
+    if REV:
+        t = L - 1 - tau
+    else:
+        t = tau
+    ptrs = b * L * M + t[:, None] * M + offs[None, :]
+    if INJECT:
+        first = (tau == 0)[:, None] & mask[None, :]
+        v_re = tl.load(x_re + b * M + offs[None, :] + 0 * tau[:, None], mask=first, other=0.0)
+        v_im = tl.load(x_im + b * M + offs[None, :] + 0 * tau[:, None], mask=first, other=0.0)
+    else:
+        v_re = tl.load(x_re + ptrs, mask=tmask, other=0.0)
+        v_im = tl.load(x_im + ptrs, mask=tmask, other=0.0)
+    return v_re, v_im, ptrs, tmask
+
+
+@triton.jit
+def _par_summary(x_re, x_im, nu_ptr, th_ptr, S_re, S_im, L, M, n_chunks,
+                 REV: tl.constexpr, INJECT: tl.constexpr, CONJ: tl.constexpr,
+                 BLOCK: tl.constexpr, K: tl.constexpr):
+    """Launch (1): zero-carry final state of chunk c, ``s_c = sum_j lambda^(last - j) x_j``."""
+    b = tl.program_id(0).to(tl.int64)
+    offs = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    c = tl.program_id(2)
+    mask = offs < M
+    rate, th = _params(nu_ptr, th_ptr, offs, mask, CONJ)
+    v_re, v_im, _, _ = _chunk_tile(x_re, x_im, b, c, L, M, offs, mask, REV, INJECT, K)
+    jj = tl.arange(0, K)
+    last = tl.minimum(L - 1 - c * K, K - 1)  # the chunk's last row (the last chunk may be short)
+    P_re, P_im = _causal_pow((last - jj)[:, None], rate[None, :], th[None, :])
+    s_re = tl.sum(P_re * v_re - P_im * v_im, axis=0)
+    s_im = tl.sum(P_re * v_im + P_im * v_re, axis=0)
+    out = (b * n_chunks + c) * M + offs
+    tl.store(S_re + out, s_re, mask=mask)
+    tl.store(S_im + out, s_im, mask=mask)
+
+
+@triton.jit
+def _par_carry(S_re, S_im, nu_ptr, th_ptr, h0_re, h0_im, C_re, C_im, F_re, F_im, L, M, n_chunks,
+               HAS_H0: tl.constexpr, CONJ: tl.constexpr, BLOCK: tl.constexpr, K: tl.constexpr):
+    """Launch (2): the carry into every chunk, ``c_{j+1} = lambda^(steps_j) c_j + s_j``
+    (``c_0 = h_0``), and the final state ``F``; one program per (batch row, mode block)."""
     b = tl.program_id(0).to(tl.int64)
     offs = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < M
-    rate, th, lr, li = _lam(nu_ptr, th_ptr, offs, mask)
+    rate, th = _params(nu_ptr, th_ptr, offs, mask, CONJ)
+    c_re, c_im = _initial_state(h0_re, h0_im, b, M, offs, mask, rate, HAS_H0)
+    for c in range(0, n_chunks):
+        at = (b * n_chunks + c) * M + offs
+        tl.store(C_re + at, c_re, mask=mask)
+        tl.store(C_im + at, c_im, mask=mask)
+        steps = tl.minimum(L - c * K, K)
+        w_re, w_im = _pow(steps + 0 * offs, rate, th)
+        s_re = tl.load(S_re + at, mask=mask, other=0.0)
+        s_im = tl.load(S_im + at, mask=mask, other=0.0)
+        n_re = w_re * c_re - w_im * c_im + s_re
+        n_im = w_re * c_im + w_im * c_re + s_im
+        c_re = n_re
+        c_im = n_im
+    tl.store(F_re + b * M + offs, c_re, mask=mask)
+    tl.store(F_im + b * M + offs, c_im, mask=mask)
+
+
+@triton.jit
+def _par_rows(x_re, x_im, nu_ptr, th_ptr, C_re, C_im, o_re, o_im, L, M, n_chunks,
+              REV: tl.constexpr, INJECT: tl.constexpr, CONJ: tl.constexpr,
+              BLOCK: tl.constexpr, K: tl.constexpr):
+    """Launch (3): the rows of chunk c with its carry, ``h_j = sum_i lambda^(j-i) x_i +
+    lambda^(j+1) c``, stored at their memory rows."""
+    b = tl.program_id(0).to(tl.int64)
+    offs = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    c = tl.program_id(2)
+    mask = offs < M
+    rate, th = _params(nu_ptr, th_ptr, offs, mask, CONJ)
+    v_re, v_im, ptrs, tmask = _chunk_tile(x_re, x_im, b, c, L, M, offs, mask, REV, INJECT, K)
+    jj = tl.arange(0, K)
+    lag = jj[:, None, None] - jj[None, :, None]  # (K, K, 1): output row j, input column i
+    T_re, T_im = _causal_pow(lag, rate[None, None, :], th[None, None, :])
+    W_re, W_im = _pow((jj + 1)[:, None], rate[None, :], th[None, :])  # lambda^(j+1), (K, BLOCK)
+    at = (b * n_chunks + c) * M + offs
+    c_re = tl.load(C_re + at, mask=mask, other=0.0)
+    c_im = tl.load(C_im + at, mask=mask, other=0.0)
+    h_re, h_im = _chunk_rows(T_re, T_im, W_re, W_im, v_re[None, :, :], v_im[None, :, :], c_re,
+                             c_im)
+    tl.store(o_re + ptrs, h_re, mask=tmask)
+    tl.store(o_im + ptrs, h_im, mask=tmask)
+
+
+@triton.jit
+def _par_dlam(x_re, x_im, G_re, G_im, nu_ptr, th_ptr, C_re, C_im, D_re, D_im, L, M, n_chunks,
+              BLOCK: tl.constexpr, K: tl.constexpr):
+    """Per chunk: ``sum_j G_j conj(h_{j-1})`` with the previous states ``h_{j-1} = sum_{i<j}
+    lambda^(j-1-i) x_i + lambda^j c`` rebuilt from the chunk's carry c."""
+    b = tl.program_id(0).to(tl.int64)
+    offs = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    c = tl.program_id(2)
+    mask = offs < M
+    rate, th = _params(nu_ptr, th_ptr, offs, mask, False)
+    v_re, v_im, ptrs, tmask = _chunk_tile(x_re, x_im, b, c, L, M, offs, mask, False, False, K)
+    gr = tl.load(G_re + ptrs, mask=tmask, other=0.0)
+    gi = tl.load(G_im + ptrs, mask=tmask, other=0.0)
     jj = tl.arange(0, K)
     lag = jj[:, None, None] - jj[None, :, None]
-    P_re, P_im = _causal_pow(lag, rate[None, None, :], th[None, None, :])
-    # previous state h_{t-1} of row j: sum_{i<j} lambda^(j-1-i) x_i + lambda^j carry
     P2_re, P2_im = _pow(tl.maximum(lag - 1, 0), rate[None, None, :], th[None, None, :])
     P2_re = tl.where(lag >= 1, P2_re, 0.0)
     P2_im = tl.where(lag >= 1, P2_im, 0.0)
-    W_re, W_im = _pow((jj + 1)[:, None], rate[None, :], th[None, :])
     W2_re, W2_im = _pow(jj[:, None], rate[None, :], th[None, :])
-    c_re, c_im = _initial_state(h0_re, h0_im, b, M, offs, mask, rate, HAS_H0)
-    acc_re = tl.zeros([BLOCK], dtype=rate.dtype)
-    acc_im = tl.zeros([BLOCK], dtype=rate.dtype)
-    base = b * L * M
-    for c in range(0, (L + K - 1) // K):
-        t = c * K + jj
-        tmask = (t < L)[:, None] & mask[None, :]
-        ptrs = base + t[:, None] * M + offs[None, :]
-        xr = tl.load(x_re + ptrs, mask=tmask, other=0.0)[None, :, :]
-        xi = tl.load(x_im + ptrs, mask=tmask, other=0.0)[None, :, :]
-        gr = tl.load(G_re + ptrs, mask=tmask, other=0.0)
-        gi = tl.load(G_im + ptrs, mask=tmask, other=0.0)
-        p_re, p_im = _chunk_rows(P2_re, P2_im, W2_re, W2_im, xr, xi, c_re, c_im)
-        acc_re += tl.sum(gr * p_re + gi * p_im, axis=0)
-        acc_im += tl.sum(gi * p_re - gr * p_im, axis=0)
-        h_re, h_im = _chunk_rows(P_re, P_im, W_re, W_im, xr, xi, c_re, c_im)
-        last = tl.minimum(L - 1 - c * K, K - 1)
-        sel = (jj == last)[:, None]
-        c_re = tl.sum(tl.where(sel, h_re, 0.0), axis=0)
-        c_im = tl.sum(tl.where(sel, h_im, 0.0), axis=0)
-    tl.store(d_re + b * M + offs, acc_re, mask=mask)
-    tl.store(d_im + b * M + offs, acc_im, mask=mask)
+    at = (b * n_chunks + c) * M + offs
+    c_re = tl.load(C_re + at, mask=mask, other=0.0)
+    c_im = tl.load(C_im + at, mask=mask, other=0.0)
+    p_re, p_im = _chunk_rows(P2_re, P2_im, W2_re, W2_im, v_re[None, :, :], v_im[None, :, :],
+                             c_re, c_im)
+    tl.store(D_re + at, tl.sum(gr * p_re + gi * p_im, axis=0), mask=mask)
+    tl.store(D_im + at, tl.sum(gi * p_re - gr * p_im, axis=0), mask=mask)
 
 
-def _grid(batch, m):
-    return (batch, triton.cdiv(m, BLOCK_M))
+def _grid(batch, m, n_chunks=None):
+    g = (batch, triton.cdiv(m, BLOCK_M))
+    return g if n_chunks is None else g + (n_chunks,)
+
+
+def _carries(x_re, x_im, nu, theta, h0_re, h0_im, *, L, K, rev=False, inject=False,
+             conj=False):
+    """Launches (1) and (2): carries (batch, n_chunks, m) and final state (batch, m) planes."""
+    batch, m = x_re.shape[0], x_re.shape[-1]
+    n_chunks = triton.cdiv(L, K)
+    new = lambda *shape: torch.empty(shape, dtype=x_re.dtype, device=x_re.device)  # noqa: E731
+    S_re, S_im = new(batch, n_chunks, m), new(batch, n_chunks, m)
+    _par_summary[_grid(batch, m, n_chunks)](x_re, x_im, nu, theta, S_re, S_im, L, m, n_chunks,
+                                            REV=rev, INJECT=inject, CONJ=conj, BLOCK=BLOCK_M,
+                                            K=K)
+    C_re, C_im = new(batch, n_chunks, m), new(batch, n_chunks, m)
+    F_re, F_im = new(batch, m), new(batch, m)
+    has_h0 = h0_re is not None
+    _par_carry[_grid(batch, m)](S_re, S_im, nu, theta, h0_re if has_h0 else F_re,
+                                h0_im if has_h0 else F_im, C_re, C_im, F_re, F_im, L, m,
+                                n_chunks, HAS_H0=has_h0, CONJ=conj, BLOCK=BLOCK_M, K=K)
+    return (C_re, C_im), (F_re, F_im)
 
 
 def forward(x_re, x_im, nu, theta, h0_re, h0_im, *, return_all, method, chunk):
     """States from planes ``x = B u`` (batch, L, m), compute dtype; see :mod:`.reference`."""
     batch, L, m = x_re.shape
+    if method == "chunked":
+        (C_re, C_im), final = _carries(x_re, x_im, nu, theta, h0_re, h0_im, L=L, K=chunk)
+        if not return_all:
+            return final
+        o_re, o_im = torch.empty_like(x_re), torch.empty_like(x_im)
+        _par_rows[_grid(batch, m, C_re.shape[1])](x_re, x_im, nu, theta, C_re, C_im, o_re, o_im,
+                                                  L, m, C_re.shape[1], REV=False, INJECT=False,
+                                                  CONJ=False, BLOCK=BLOCK_M, K=chunk)
+        return o_re, o_im
     shape = (batch, L, m) if return_all else (batch, m)
     o_re = torch.empty(shape, dtype=x_re.dtype, device=x_re.device)
     o_im = torch.empty(shape, dtype=x_re.dtype, device=x_re.device)
     has_h0 = h0_re is not None
     h0r = h0_re if has_h0 else o_re
     h0i = h0_im if has_h0 else o_im
-    if method == "chunked":
-        _fwd_chunk[_grid(batch, m)](x_re, x_im, nu, theta, h0r, h0i, o_re, o_im, L, m,
-                                    HAS_H0=has_h0, ALL=return_all, BLOCK=BLOCK_M, K=chunk)
-    else:
-        _fwd_seq[_grid(batch, m)](x_re, x_im, nu, theta, h0r, h0i, o_re, o_im, L, m,
-                                  HAS_H0=has_h0, ALL=return_all, BLOCK=BLOCK_M)
+    _fwd_seq[_grid(batch, m)](x_re, x_im, nu, theta, h0r, h0i, o_re, o_im, L, m,
+                              HAS_H0=has_h0, ALL=return_all, BLOCK=BLOCK_M)
     return o_re, o_im
 
 
@@ -298,8 +354,12 @@ def reverse(g_re, g_im, nu, theta, *, L, return_all, method, chunk):
     G_re = torch.empty((batch, L, m), dtype=g_re.dtype, device=g_re.device)
     G_im = torch.empty_like(G_re)
     if method == "chunked":
-        _rev_chunk[_grid(batch, m)](g_re, g_im, nu, theta, G_re, G_im, L, m,
-                                    ALL=return_all, BLOCK=BLOCK_M, K=chunk)
+        inject = not return_all
+        (C_re, C_im), _ = _carries(g_re, g_im, nu, theta, None, None, L=L, K=chunk, rev=True,
+                                   inject=inject, conj=True)
+        _par_rows[_grid(batch, m, C_re.shape[1])](g_re, g_im, nu, theta, C_re, C_im, G_re, G_im,
+                                                  L, m, C_re.shape[1], REV=True, INJECT=inject,
+                                                  CONJ=True, BLOCK=BLOCK_M, K=chunk)
     else:
         _rev_seq[_grid(batch, m)](g_re, g_im, nu, theta, G_re, G_im, L, m,
                                   ALL=return_all, BLOCK=BLOCK_M)
@@ -309,15 +369,18 @@ def reverse(g_re, g_im, nu, theta, *, L, return_all, method, chunk):
 def dlam(x_re, x_im, G_re, G_im, nu, theta, h0_re, h0_im, *, method, chunk):
     """``sum_{batch, t} G_t conj(h_{t-1})`` as planes (m,), recomputing the states."""
     batch, L, m = x_re.shape
+    if method == "chunked":
+        (C_re, C_im), _ = _carries(x_re, x_im, nu, theta, h0_re, h0_im, L=L, K=chunk)
+        D_re, D_im = torch.empty_like(C_re), torch.empty_like(C_im)
+        _par_dlam[_grid(batch, m, C_re.shape[1])](x_re, x_im, G_re, G_im, nu, theta, C_re, C_im,
+                                                  D_re, D_im, L, m, C_re.shape[1],
+                                                  BLOCK=BLOCK_M, K=chunk)
+        return D_re.sum((0, 1)), D_im.sum((0, 1))
     d_re = torch.empty((batch, m), dtype=x_re.dtype, device=x_re.device)
     d_im = torch.empty_like(d_re)
     has_h0 = h0_re is not None
     h0r = h0_re if has_h0 else d_re
     h0i = h0_im if has_h0 else d_im
-    if method == "chunked":
-        _dlam_chunk[_grid(batch, m)](x_re, x_im, G_re, G_im, nu, theta, h0r, h0i, d_re, d_im,
-                                     L, m, HAS_H0=has_h0, BLOCK=BLOCK_M, K=chunk)
-    else:
-        _dlam_seq[_grid(batch, m)](x_re, x_im, G_re, G_im, nu, theta, h0r, h0i, d_re, d_im,
-                                   L, m, HAS_H0=has_h0, BLOCK=BLOCK_M)
+    _dlam_seq[_grid(batch, m)](x_re, x_im, G_re, G_im, nu, theta, h0r, h0i, d_re, d_im,
+                               L, m, HAS_H0=has_h0, BLOCK=BLOCK_M)
     return d_re.sum(0), d_im.sum(0)

@@ -16,6 +16,22 @@ from pathlib import Path
 from .document import ReportContext, Section, SummaryRow, paragraph, table_html
 
 BENCH_JSON = Path(__file__).resolve().parents[2] / "reports" / "bench.json"
+#: written by benchmarks/gpu_check.sh when a GPU is lent; until then the GPU rows say so
+GPU_JSON = BENCH_JSON.with_name("gpu.json")
+
+
+def _gpu_rows() -> list[list]:
+    if not GPU_JSON.is_file():
+        return [["GPU (Triton compiled, SDPA / flash attention, flash-linear-attention)",
+                 "not measured", "no reports/gpu.json: run benchmarks/gpu_check.sh on a GPU"]]
+    data = json.loads(GPU_JSON.read_text())
+    rows = []
+    for group in ("scan", "fla", "layer"):
+        for r in data.get(group, []):
+            vals = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                             for k, v in r.items() if k not in ("name", "trace"))
+            rows.append([f"{group}: {r.get('name', '?')}", data.get("device", "?"), vals])
+    return rows
 
 
 def _run_quick(ctx: ReportContext) -> list[dict]:
@@ -48,6 +64,8 @@ def build(ctx: ReportContext) -> Section:
             "No saved full-size run (reports/bench.json): the benchmarks ran at their quick "
             "sizes, so the targets stated at the large sizes are not measured here. Run "
             "`make bench` and then `make report`."))
+    sec.add("<h3>GPU</h3>")
+    sec.add(table_html(["benchmark", "device", "measured"], _gpu_rows()))
     for table in tables:
         sec.add(f"<h3>{table['title']}</h3>")
         sec.add(table_html(table["header"], table["rows"]))
