@@ -37,6 +37,7 @@ from .gramians import (
     observability_gramian,
     readout_gramian,
     solve_stein,
+    stein_factor,
 )
 from .systems import ModalSystem, StateSpace, modal_powers
 
@@ -49,6 +50,7 @@ __all__ = [
     "fsr_classify",
     "controllability_gramian", "observability_gramian", "readout_gramian", "gramian_factor",
     "GramianFactor", "hankel_singular_values", "HankelSingularValues", "solve_stein",
+    "stein_factor",
     "MCCCError", "ShapeError", "DTypeError", "NonFiniteError", "UnstableError",
     "EmptyInputError", "OrderError", "MethodError", "NotRealError", "DefectiveError",
     "BackendUnavailableError",

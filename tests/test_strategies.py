@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, find, given, settings
 
 from mccc_theory import MethodError, ModalSystem, OrderError, StateSpace
 from mccc_theory.testing.strategies import (
@@ -34,6 +34,43 @@ def test_fast_regime_is_fast(system):
 @given(modal_systems(regime="near_minus_one"))
 def test_near_minus_one_regime(system):
     assert np.all(np.abs(system.lam + 1) < 0.02)
+
+
+@given(modal_systems(m=(2, 6), regime="near_minus_one", min_decay=1e-12))
+def test_near_minus_one_regime_straddles_the_branch_cut(system):
+    # every system with two or more modes has angles on both sides of +-pi, whose difference
+    # must be wrapped by 2 pi (the case an angle-wrap bug corrupts)
+    th = system.s.imag
+    assert np.any(th > np.pi - 0.02) and np.any(th < -np.pi + 0.02)
+    assert np.all(-system.s.real <= 1e-2)
+
+
+@given(modal_systems(regime="near_plus_one", min_decay=1e-12))
+def test_near_plus_one_regime(system):
+    assert np.all(np.abs(system.s.imag) <= 1e-2) and np.all(-system.s.real <= 1e-2)
+    assert np.all(np.abs(system.lam - 1) < 0.02)
+
+
+@given(modal_systems(m=(1, 8), regime="mixed", min_decay=1e-12))
+def test_mixed_regime_modes_come_from_the_mixed_regimes(system):
+    s = system.s
+    near_plus = (np.abs(s.imag) <= 1e-2) & (-s.real <= 1e-2)
+    near_minus = (np.abs(s.imag) >= np.pi - 1e-2) & (-s.real <= 1e-2)
+    slow_or_random = (-s.real >= 1e-12 * (1 - 1e-9)) & (-s.real <= 3.0)
+    assert np.all(near_plus | near_minus | slow_or_random)
+
+
+def test_mixed_regime_can_hold_every_kind_in_one_system():
+    # one system with a mode near +1, a mode near -1 and a fast/generic mode
+    def every_kind(system):
+        s = system.s
+        return (np.any((np.abs(s.imag) <= 1e-2) & (-s.real <= 1e-2))
+                and np.any((np.abs(s.imag) >= np.pi - 1e-2) & (-s.real <= 1e-2))
+                and np.any(-s.real > 1e-2))
+
+    found = find(modal_systems(m=(4, 8), regime="mixed"), every_kind,
+                 settings=settings(max_examples=200, database=None, phases=[Phase.generate]))
+    assert every_kind(found)
 
 
 @given(modal_systems(m=(2, 8), regime="conjugate_pairs"))

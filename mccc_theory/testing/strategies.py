@@ -14,7 +14,13 @@ Regimes (:data:`REGIMES`) for the log-eigenvalues ``s = -exp(nu) + i theta``:
 ``fast``            ``-Re s`` in [0.5, 5]: forgets within a few steps.
 ``slow``            ``1 - |lambda|`` log-uniform down to ``min_decay`` (default 1e-12).
 ``clustered``       all eigenvalues within a relative 1e-6 of one centre.
-``near_minus_one``  ``lambda`` near -1: angle ``+-(pi - eps)``, slow decay.
+``near_plus_one``   ``lambda`` near +1: angle ``+-delta`` (``delta`` log-uniform in [1e-10, 1e-2]),
+                    slow decay.
+``near_minus_one``  ``lambda`` near -1: angle ``+-(pi - delta)``, slow decay; the signs alternate
+                    from mode to mode, so every system with ``m >= 2`` has modes on both sides
+                    of the branch cut (``theta_i - theta_j`` must be wrapped by ``2 pi``).
+``mixed``           each mode from one of ``near_plus_one``, ``near_minus_one``, ``slow``,
+                    ``random``: slow and fast, both branch-cut sides, in one system.
 ``conjugate_pairs`` conjugate-closed system (pairs with conjugate B rows, C columns): a real map.
 ``repeated``        some eigenvalues exactly repeated (distinct B rows).
 ``nonminimal``      some zero rows of B or zero columns of C (uncontrollable/unobservable modes).
@@ -34,8 +40,10 @@ from ..systems import ModalSystem
 
 __all__ = ["REGIMES", "log_eigenvalues", "modal_systems", "dense_systems", "input_sequences"]
 
-REGIMES = ("random", "fast", "slow", "clustered", "near_minus_one", "conjugate_pairs",
-           "repeated", "nonminimal")
+REGIMES = ("random", "fast", "slow", "clustered", "near_plus_one", "near_minus_one", "mixed",
+           "conjugate_pairs", "repeated", "nonminimal")
+# the per-mode regimes a "mixed" system draws from
+_MIXED = ("near_plus_one", "near_minus_one", "slow", "random")
 
 
 def _size_range(value, name: str, minimum: int) -> tuple[int, int]:
@@ -78,7 +86,8 @@ def log_eigenvalues(draw, *, m=(1, 8), regime="random", min_decay: float = 1e-12
     regime : one of :data:`REGIMES` (``conjugate_pairs``, ``repeated`` and ``nonminimal`` draw
         ``random``-regime values here; their structure lives in :func:`modal_systems`).
     min_decay : float in (0, 1e-3]
-        Smallest ``-Re s`` (about ``1 - |lambda|``) drawn by ``slow`` and ``near_minus_one``.
+        Smallest ``-Re s`` (about ``1 - |lambda|``) drawn by ``slow``, ``near_plus_one``,
+        ``near_minus_one`` and ``mixed``.
     """
     lo, hi = _size_range(m, "m", 1)
     (regime,) = _check_regime(regime)
@@ -101,10 +110,19 @@ def _draw_s(draw, n: int, regime: str, min_decay: float) -> np.ndarray:
         rel = 1e-6
         re = [c_re * (1 + rel * draw(st.floats(-1, 1))) for _ in range(n)]
         im = [c_im + rel * abs(c_re) * draw(st.floats(-1, 1)) for _ in range(n)]
-    elif regime == "near_minus_one":
+    elif regime == "near_plus_one":
         re = [-_log_uniform(draw, min_decay, 1e-2) for _ in range(n)]
-        im = [draw(st.sampled_from([1.0, -1.0])) * (np.pi - _log_uniform(draw, 1e-10, 1e-2))
+        im = [draw(st.sampled_from([1.0, -1.0])) * _log_uniform(draw, 1e-10, 1e-2)
               for _ in range(n)]
+    elif regime == "near_minus_one":
+        # alternating sides of the branch cut: a pair (pi - d1, -(pi - d2)) has the small wrapped
+        # difference -(d1 + d2), which exercises the exact 2 pi reduction
+        first = draw(st.sampled_from([1.0, -1.0]))
+        re = [-_log_uniform(draw, min_decay, 1e-2) for _ in range(n)]
+        im = [first * (-1) ** k * (np.pi - _log_uniform(draw, 1e-10, 1e-2)) for k in range(n)]
+    elif regime == "mixed":
+        parts = [_draw_s(draw, 1, draw(st.sampled_from(_MIXED)), min_decay) for _ in range(n)]
+        return np.concatenate(parts)
     else:
         re = [-_log_uniform(draw, 1e-3, 3.0) for _ in range(n)]
         im = [draw(angle) for _ in range(n)]
