@@ -353,7 +353,7 @@ def _slycot_stein(A, Q, trans: bool) -> np.ndarray:
 
 
 def _gramian(system, horizon, method, kind):
-    system = check_stable_system(system)
+    system = check_stable_system(system, convention="any")  # Gramian formulas: both conventions
     horizon = check_horizon(horizon)
     method = _resolve_method(system, method, horizon)
     ctrl = kind == "controllability"
@@ -586,7 +586,7 @@ def hankel_singular_values(system, horizon: int | None = None, method: str = "au
     unchanged. Cost ``O(n^3)``.
     """
     check_choice(factor, "factor", FACTORS)  # named as the caller knows it
-    system = check_stable_system(system)
+    system = check_stable_system(system, convention="any")  # Gramian formulas: both conventions
     horizon = check_horizon(horizon)
     resolved = _resolve_method(system, method, horizon)
     direct = horizon is None and resolved != "slycot"
