@@ -103,11 +103,15 @@ def all_theorems() -> dict[str, Theorem]:
     return dict(_REGISTRY)
 
 
-def run_theorem(thm: Theorem, *, max_examples: int | None = None) -> TheoremResult:
+def run_theorem(thm: Theorem, *, max_examples: int | None = None, seed: int | None = None,
+                database=None) -> TheoremResult:
     """Check ``thm`` under the active Hypothesis profile; never raises for a failing theorem.
 
     A theorem whose ``requires`` are not all installed is not run: the result has no examples,
     ``holds`` stays true (nothing contradicts it) and ``unavailable`` says what to install.
+    ``seed`` fixes Hypothesis' random draws (a shard of a sweep: the same seed draws the same
+    examples on any machine); ``database`` (a Hypothesis ``ExampleDatabase``) replays the
+    counterexamples an earlier run saved for this theorem first and saves new ones.
     """
     result = TheoremResult(thm)
     missing = thm.missing()
@@ -132,7 +136,17 @@ def run_theorem(thm: Theorem, *, max_examples: int | None = None) -> TheoremResu
     limit = max_examples or settings().max_examples
     if thm.max_examples is not None:
         limit = min(limit, thm.max_examples)
-    test = settings(max_examples=limit)(given(thm.strategy())(body))
+    extra = {}
+    if database is not None:
+        # Every theorem's check runs through the one closure ``body``: a per-theorem digest keys
+        # the example database (it is added only here, so that the ci profile's derandomized
+        # draws, seeded by the same digest, stay what they always were).
+        body._hypothesis_internal_add_digest = thm.id.encode()
+        extra = {"database": database, "derandomize": False}
+    if seed is not None:
+        # set directly rather than through ``hypothesis.seed``, which also drops the database
+        body._hypothesis_internal_use_seed = seed
+    test = settings(max_examples=limit, **extra)(given(thm.strategy())(body))
     start = time.perf_counter()
     try:
         test()

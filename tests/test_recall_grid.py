@@ -1,7 +1,5 @@
-"""`compare_grid`: the THEORY grid's shape, worker processes giving the same rows as one process,
-argument validation."""
-
-import math
+"""`compare_grid`: the THEORY grid's shape and argument validation (the Dask executor against
+the serial run: tests/test_parallel.py)."""
 
 import pytest
 
@@ -19,25 +17,7 @@ def test_theory_grid_cells():
     assert set(quick) <= set(cells) and len(quick) < len(cells)
 
 
-def test_workers_give_the_same_rows():
-    # Every cell draws from its own seed, so running cells in spawned processes must reproduce
-    # the in-process rows: predictions bit for bit (same elementwise quadrature), measurements
-    # exactly (argmax decisions; a flip would need a score tie within rounding).
-    cells = [(8, 4, 16), (8, 16, 16), (16, 8, 32)]
-    names = ["linear", "mccc/2"]
-    seen = []
-    one = compare_grid(names, cells, trials=40, seed=3, progress=seen.append)
-    two = compare_grid(names, cells, trials=40, seed=3, workers=2)
-    assert len(seen) == len(one) == len(names) * len(cells)
-    assert [(r.memory, r.d, r.N, r.V) for r in two] == [(r.memory, r.d, r.N, r.V) for r in one]
-    for a, b in zip(one, two, strict=True):
-        assert a.predicted == b.predicted and a.measured == b.measured
-        assert (a.low, a.high) == (b.low, b.high)
-        assert math.isnan(a.naive) == math.isnan(b.naive)
-
-
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(workers=0), r"workers"),
     (dict(trials=0), r"trials"),
     (dict(names=["hopfield"]), r"memory.*hopfield"),
 ])

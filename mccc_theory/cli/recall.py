@@ -12,7 +12,9 @@ EPILOG = """examples:
   mccc recall --memory linear --memory delta --d 32 --N 16 --N 64 --V 64
   mccc recall --grid --check                    # THEORY grid; exit 1 if a gap exceeds 0.03
   mccc recall --grid --memory mccc --memory mccc/4 --json recall.json --plot recall.png
-  mccc recall --grid --memory all --trials 1000 --workers 2   # every memory, two processes
+  mccc recall --grid --memory all --trials 1000 --workers 2   # every memory, local Dask cluster
+  mccc recall --grid --memory all --scheduler tcp://10.0.0.5:8786 --json grid.json
+  mccc recall --grid --memory all --json grid.json --resume   # finish a partial sweep
   mccc recall --task mqar --config zoology-fig2-L128 --d 64 --memory all
   mccc recall --list                            # memory and configuration names
 
@@ -39,9 +41,15 @@ def add_arguments(p) -> None:
                    help="MQAR configuration name (with --task mqar)")
     p.add_argument("--trials", type=int, default=None, help="Monte-Carlo trials per cell")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=1, metavar="P",
-                   help="processes running grid cells side by side (results do not depend on "
-                   "it; default 1)")
+    p.add_argument("--workers", type=int, default=None, metavar="P",
+                   help="run grid cells on a local Dask cluster of P processes (results do not "
+                   "depend on it; default: serial)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run grid cells on an existing Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--resume", action="store_true",
+                   help="with --json FILE: keep the cells FILE already holds (same trials, seed "
+                   "and alpha) and compute only the missing ones; FILE is rewritten as cells "
+                   "finish")
     p.add_argument("--alpha", type=float, default=0.05,
                    help="false-alarm probability of the confidence intervals")
     p.add_argument("--check", action="store_true",
@@ -68,6 +76,7 @@ def _names(args):
 
 def _run_codebook(args, names, bar):
     from ..errors import OrderError
+    from ..parallel import executor
     from ..recall.grid import compare_grid, theory_grid
 
     if args.grid:
@@ -80,10 +89,23 @@ def _run_codebook(args, names, bar):
             raise OrderError(f"--d/--N/--V: expected d >= 2, N >= 1, V >= 2, found d={d}, "
                              f"N={N}, V={V}")
     trials = args.trials if args.trials is not None else (200 if args.quick else 2000)
+    settings = {"task": "codebook", "trials": trials, "seed": args.seed, "alpha": args.alpha}
+    previous = _previous_rows(args, settings)
     bar.reset(total=len(names) * len(cells))
-    rows = compare_grid(names, cells, trials=trials, seed=args.seed, alpha=args.alpha,
-                        workers=args.workers,
-                        progress=lambda m: bar.set_postfix_str(m) or bar.update(1))
+    bar.update(sum((r.memory, r.d, r.N, r.V) in {(n, *c) for n in names for c in cells}
+                   for r in previous))
+    saved = list(previous)
+
+    def save(row):  # the partial sweep on disk after every finished cell (--resume reads it)
+        saved.append(row)
+        if args.json:
+            _write_json(args.json, dict(settings, rows=[r.to_json() for r in saved]))
+
+    with executor(args.workers, args.scheduler) as ex:
+        bar.set_description(f"recall ({ex.name})")
+        rows = compare_grid(names, cells, trials=trials, seed=args.seed, alpha=args.alpha,
+                            executor=ex, previous=previous, on_row=save,
+                            progress=lambda m: bar.set_postfix_str(m) or bar.update(1))
     print(f"{'memory':<14}{'d':>5}{'N':>6}{'V':>6}{'state':>8}{'predicted':>11}{'naive':>8}"
           f"{'measured':>10}  {'interval':<17}{'gap':>8}  predictor")
     for r in rows:
@@ -99,6 +121,40 @@ def _run_codebook(args, names, bar):
     if args.plot:
         _plot_codebook(rows, args.plot)
     return [r.to_json() for r in rows], failed
+
+
+def _previous_rows(args, settings):
+    """The rows of a partial sweep saved in ``--json`` (``--resume``), checked against ``settings``."""
+    from ..errors import MethodError
+    from ..recall.grid import GridRow
+
+    if not args.resume:
+        return []
+    if not args.json:
+        raise MethodError("--resume: needs --json FILE (the partial sweep to continue)")
+    try:
+        with open(args.json) as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        return []  # nothing finished yet: start the sweep
+    except (OSError, ValueError) as exc:
+        raise MethodError(f"--resume: cannot read {args.json!r} as a sweep's JSON ({exc})") from None
+    differ = {k: (data.get(k), v) for k, v in settings.items() if data.get(k) != v}
+    if differ:
+        raise MethodError(f"--resume: {args.json!r} was written with other settings "
+                          f"(saved, now): {differ}; use the same --trials/--seed/--alpha or "
+                          "another --json file")
+    return [GridRow.from_json(r) for r in data.get("rows", [])]
+
+
+def _write_json(path, data):
+    """Write ``data`` to ``path`` atomically (a killed sweep never leaves half a file)."""
+    import os
+
+    tmp = f"{path}.partial"
+    with open(tmp, "w") as fh:
+        json.dump(data, fh, indent=2)
+    os.replace(tmp, path)
 
 
 def _run_mqar(args, names, bar):
@@ -205,8 +261,11 @@ def run(args) -> int:
         else:
             rows, failed = _run_codebook(args, names, bar)
     if json_path:
-        with json_path.open("w") as fh:
-            json.dump({"task": args.task, "rows": rows}, fh, indent=2)
+        extra = {}
+        if args.task == "codebook":
+            extra = {"trials": args.trials if args.trials is not None else
+                     (200 if args.quick else 2000), "seed": args.seed, "alpha": args.alpha}
+        _write_json(json_path, dict({"task": args.task}, **extra, rows=rows))
     if args.check and failed:
         for r in failed:
             print(f"MISSED: {r.memory} d={r.d} N={r.N} V={r.V}: predicted {r.predicted:.4f}, "

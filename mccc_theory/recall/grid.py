@@ -16,7 +16,7 @@ same value-side predictor, in four groups of queries by their own weight ("semi-
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
@@ -102,6 +102,18 @@ class GridRow:
     def to_json(self) -> dict:
         return dict(asdict(self), gap=self.gap)
 
+    @classmethod
+    def from_json(cls, data: dict) -> GridRow:
+        """The row :meth:`to_json` wrote (``gap`` is recomputed, not read)."""
+        from ..errors import MethodError
+
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise MethodError(f"--resume: a saved row lacks {missing}; was the file written by "
+                              "`mccc recall --grid --json`?")
+        return cls(**{n: data[n] for n in names})
+
 
 def theory_grid(quick: bool = False) -> list[tuple[int, int, int]]:
     """THEORY §5's grid: d in {32, 64, 128}, N in {d/4, d/2, d, 2d}, V in {64, 2d, 1024}.
@@ -132,7 +144,8 @@ def _cell(name: str, d: int, N: int, V: int, k: int, trials: int, seed: int, alp
 
 
 def compare_grid(names, cells, *, trials: int = 2000, seed: int = 0, alpha: float = 0.05,
-                 naive: bool = True, progress=None, workers: int = 1) -> list[GridRow]:
+                 naive: bool = True, progress=None, executor=None, previous=(),
+                 on_row=None) -> list[GridRow]:
     """Predicted (conditional and, if ``naive``, independent-rivals) and measured recall.
 
     Parameters
@@ -145,9 +158,14 @@ def compare_grid(names, cells, *, trials: int = 2000, seed: int = 0, alpha: floa
     seed, alpha : as in :func:`~mccc_theory.recall.measure.measure_recall`.
     progress : callable, optional
         Called with a message per finished cell.
-    workers : int
-        Processes running cells side by side (``1``: in this process). The rows do not depend
-        on it: every cell draws from its own seed.
+    executor : mccc_theory.parallel.Executor, optional
+        Runs the cells (default: serially in this process). The rows do not depend on it:
+        every cell draws from its own seed.
+    previous : iterable of GridRow
+        Rows of an earlier, partial run with the same ``trials``, ``seed``, ``alpha`` and
+        ``naive`` (the caller checks that): their cells are not computed again.
+    on_row : callable, optional
+        Called with each newly computed row as it finishes (e.g. to save a partial sweep).
 
     Returns
     -------
@@ -157,32 +175,24 @@ def compare_grid(names, cells, *, trials: int = 2000, seed: int = 0, alpha: floa
     Notes
     -----
     Each trial queries every stored item; the interval is the empirical-Bernstein interval of
-    the per-trial recall (queries of one trial are dependent). Worker processes are *spawned*
-    (not forked): the parent may hold JAX or torch thread pools, which do not survive a fork.
-    A script that calls this with ``workers > 1`` must do so under
-    ``if __name__ == "__main__":`` (spawned workers import the main module).
+    the per-trial recall (queries of one trial are dependent).
     """
+    from ..parallel import SerialExecutor
+
     trials = check_positive_int(trials, "trials")
-    workers = check_positive_int(workers, "workers")
     for n in names:
         check_choice(n, "memory", MEMORY_NAMES)
+    keys = [(name, d, N, V) for name in names for (d, N, V) in cells]
     jobs = [(name, d, N, V, k, trials, seed, alpha, naive)
             for name in names for k, (d, N, V) in enumerate(cells)]
-
-    def done(row: GridRow) -> GridRow:
+    known = {(r.memory, r.d, r.N, r.V): r for r in previous}
+    rows: list[GridRow | None] = [known.get(key) for key in keys]
+    todo = [i for i, r in enumerate(rows) if r is None]
+    ex = executor or SerialExecutor()
+    for j, row in ex.map(_cell, [jobs[i] for i in todo]):
+        rows[todo[j]] = row
+        if on_row:
+            on_row(row)
         if progress:
             progress(f"{row.memory}: d={row.d} N={row.N} V={row.V}")
-        return row
-
-    if workers == 1 or len(jobs) <= 1:
-        return [done(_cell(*job)) for job in jobs]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    rows: list[GridRow | None] = [None] * len(jobs)
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(_cell, *job): i for i, job in enumerate(jobs)}
-        for fut in as_completed(futures):
-            rows[futures[fut]] = done(fut.result())
     return rows

@@ -105,13 +105,15 @@ def _predicted_vs_measured(ctx: ReportContext, sec: Section) -> list:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ..parallel import executor
     from ..recall.grid import compare_grid, theory_grid
 
     cells = theory_grid(quick=ctx.quick)
     trials = 150 if ctx.quick else 1000
     ctx.progress(f"capacity: linear attention on {len(cells)} cells, {trials} trials each")
-    rows = compare_grid(["linear"], cells, trials=trials, seed=ctx.seed, workers=ctx.workers,
-                        progress=_counter(ctx, len(cells)))
+    with executor(ctx.workers) as ex:
+        rows = compare_grid(["linear"], cells, trials=trials, seed=ctx.seed, executor=ex,
+                            progress=_counter(ctx, len(cells)))
     others = (["delta", "least_squares", "mccc", "mccc/4", "dpfp1", "softmax"] if ctx.quick
               else ["delta", "least_squares", "mccc", "mccc/2", "mccc/4", "elu+1", "dpfp1",
                     "dpfp2", "dpfp3", "taylor2", "softmax"])
@@ -123,8 +125,9 @@ def _predicted_vs_measured(ctx: ReportContext, sec: Section) -> list:
     otrials = 150 if ctx.quick else 500
     ctx.progress(f"capacity: {len(others)} more memories on {len(ocells)} cells, {otrials} "
                  "trials each")
-    orows = compare_grid(others, ocells, trials=otrials, seed=ctx.seed + 1, naive=False,
-                         workers=ctx.workers, progress=_counter(ctx, len(others) * len(ocells)))
+    with executor(ctx.workers) as ex:
+        orows = compare_grid(others, ocells, trials=otrials, seed=ctx.seed + 1, naive=False,
+                             executor=ex, progress=_counter(ctx, len(others) * len(ocells)))
     sec.add("<h3>Predicted against measured recall (codebook task)</h3>")
     sec.add(paragraph(
         "Keys uniform on the unit sphere of R^d, a fresh codebook of V unit vectors in R^d per "
