@@ -10,8 +10,10 @@ mix). :func:`params_from_torch` and :func:`options_from_torch` copy a torch modu
 the two implementations checkable against each other.
 
 Validation: sizes and choices in :func:`init_params`; shapes and dtypes of the user's inputs at
-every call (free, also under ``jax.jit``); NaN/inf in ``source``/``x`` when the values are
-concrete and the kernels' checks are on (:func:`mccc_kernels.checks`), never while tracing.
+every call (free, also under ``jax.jit``); NaN/inf in ``source``/``x``/``keys``/``state`` when
+the values are concrete and the kernels' checks are on (:func:`mccc_kernels.checks`), never
+while tracing. The parameters are not re-checked by value per call (the kernels run with their
+value checks off).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ except ModuleNotFoundError as exc:  # an optional extra: say which one
     raise BackendUnavailableError("mccc_kernels.jax_nn needs JAX, which is not installed: "
                                   "pip install 'mccc-theory[jax]'") from exc
 
-from ._common import check_values
+from ._common import check_values, checks, checks_enabled
 from .modal_encode.jax import modal_encode
 from .modal_readout.jax import modal_readout
 
@@ -144,6 +146,8 @@ def _check_state(state, batch: int, m: int, width: int, normalize: bool):
                                                          else [state])]
         raise ShapeError(f"state: expected planes (H_re, H_im) of shape {want}{extra}, found "
                          f"{shapes}")
+    check_values(state[0], "state[0]")
+    check_values(state[1], "state[1]")
     return tuple(state)
 
 
@@ -212,8 +216,9 @@ def encode(params, source, state=None, *, normalize: bool = False,
         w_im = jnp.zeros_like(w_re)
     else:
         w_re, w_im = params["b_re"], params["b_im"]
-    return modal_encode(v, params["nu"], params["theta"], w_re, w_im, *h0, mask=mask,
-                        cu_seqlens=cu_seqlens)
+    with checks(False):  # the user's inputs are checked above; parameters are not re-read
+        return modal_encode(v, params["nu"], params["theta"], w_re, w_im, *h0, mask=mask,
+                            cu_seqlens=cu_seqlens)
 
 
 def decode(params, x, state, *, normalize: bool = False):
@@ -223,14 +228,20 @@ def decode(params, x, state, *, normalize: bool = False):
     m, d_v = params["nu"].shape[0], params["value_w"].shape[0]
     H_re, H_im = _check_state(state, x.shape[0], m, d_v + int(normalize), normalize)
     scores = x @ params["score_w"].T + params["score_b"]
-    if "g_re" in params:
-        y = modal_readout(H_re, H_im, scores, None, mix="softmax", g_re=params["g_re"],
-                          g_im=params["g_im"])
-    else:
-        y = modal_readout(H_re, H_im, scores, x @ params["score_im_w"].T + params["score_im_b"],
-                          mix="linear")
+    with checks(False):
+        if "g_re" in params:
+            y = modal_readout(H_re, H_im, scores, None, mix="softmax", g_re=params["g_re"],
+                              g_im=params["g_im"])
+        else:
+            y = modal_readout(H_re, H_im, scores,
+                              x @ params["score_im_w"].T + params["score_im_b"], mix="linear")
     if normalize:
-        y = y[..., :-1] / y[..., -1:]
+        den = y[..., -1:]
+        if checks_enabled() and not isinstance(den, jax.core.Tracer) and not bool((den != 0).all()):
+            raise NonFiniteError("state: the normaliser Re(c(q)^T H_1) is 0 for a query (no token "
+                                 "written: a fully padded source?); the normalised readout is "
+                                 "undefined there")
+        y = y[..., :-1] / den
     return y @ params["out_w"].T + params["out_b"]
 
 

@@ -69,6 +69,7 @@ from mccc_theory.errors import (
     OrderError,
     ShapeError,
 )
+from mccc_theory.validation import check_choice, check_positive_int
 
 try:
     import torch
@@ -77,8 +78,6 @@ except ModuleNotFoundError as exc:  # an optional extra: say which one
     raise BackendUnavailableError("mccc_kernels.nn needs PyTorch, which is not installed: "
                                   "pip install 'mccc-theory[torch]' (CPU build: pip install "
                                   "torch --index-url https://download.pytorch.org/whl/cpu)") from exc
-from mccc_theory.validation import check_choice, check_positive_int
-
 from ._common import check_cu_seqlens, check_params, check_values, checks, checks_enabled
 from .modal_encode.torch import modal_encode
 from .modal_readout.torch import modal_readout
@@ -114,7 +113,8 @@ def _check_input(x, name: str, width: int, width_name: str, dtype):
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise EmptyInputError(f"{name}: expected at least one sequence and one position, found "
                               f"shape {tuple(x.shape)}")
-    check_values(x, name)
+    if not _compiling():
+        check_values(x, name)
     return x.to(dtype)
 
 
@@ -334,9 +334,6 @@ class MCCCCrossConditioning(nn.Module):
         if self.normalize:  # the normaliser column: the encode of a constant 1
             v = torch.cat([v, v.new_ones(batch, N, 1)], -1)
         w_re, w_im = self._writes(source, keys)
-        if _compiling():  # traced: the kernels check nothing by value anyway
-            return modal_encode(v, self.nu, self.theta, w_re, w_im, *h0, mask=mask,
-                                cu_seqlens=cu_seqlens)
         with checks(False):  # the user's inputs are checked above; the parameters at __init__
             return modal_encode(v, self.nu, self.theta, w_re, w_im, *h0, mask=mask,
                                 cu_seqlens=cu_seqlens)
@@ -350,8 +347,9 @@ class MCCCCrossConditioning(nn.Module):
             extra = " (d_value + 1 with normalize=True)" if self.normalize else ""
             raise ShapeError(f"{name}: expected planes (H_re, H_im) of shape {want}{extra}, found "
                              f"{shapes}")
-        check_values(state[0], f"{name}[0]")
-        check_values(state[1], f"{name}[1]")
+        if not _compiling():
+            check_values(state[0], f"{name}[0]")
+            check_values(state[1], f"{name}[1]")
         return tuple(state)
 
     # -- decoder ------------------------------------------------------------------------------
@@ -362,11 +360,8 @@ class MCCCCrossConditioning(nn.Module):
         """
         x = _check_input(x, "x", self.d_model, "d_model", self._dtype())
         H_re, H_im = self._check_state(state, x.shape[0], "state")
-        if _compiling():
+        with checks(False):  # inputs checked above, parameters at __init__
             y = self._readout(x, H_re, H_im)
-        else:
-            with checks(False):  # inputs checked above, parameters at __init__
-                y = self._readout(x, H_re, H_im)
         if self.normalize:
             den = y[..., -1:]
             if checks_enabled() and not _compiling() and not bool((den != 0).all()):

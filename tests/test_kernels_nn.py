@@ -90,9 +90,9 @@ def test_gain_layer_is_the_attention_memory(kw):
 
 
 def test_key_layer_is_the_capacity_memory():
-    from mccc_theory.recall.memories import ModalMemory as RecallMemory
+    from mccc_theory.recall import KeyedModalMemory
     d, m, n = 8, 5, 30
-    mem = RecallMemory.default(m, d, n, seed=4)
+    mem = KeyedModalMemory.default(m, d, n, seed=4)
     layer = MCCCCrossConditioning(d, n_modes=m, d_source=d, d_value=d, mix="linear",
                                   write="key").double()
     lam = torch.exp(torch.as_tensor(mem.s))
@@ -406,6 +406,9 @@ def test_jax_bad_input_names_the_argument():
          r"lengths: expected non-negative integer lengths summing to the packed length 9"),
         (lambda: jax_nn.mccc_cross_conditioning(p, x, src, key_padding_mask=jnp.ones((2, 8), bool)),
          ShapeError, r"key_padding_mask: expected a bool array of shape \(batch, N\)"),
+        (lambda: jax_nn.mccc_cross_conditioning(p, x, src, normalize=True,
+                                                key_padding_mask=jnp.ones((2, 9), bool)),
+         NonFiniteError, r"state: the normaliser Re\(c\(q\)\^T H_1\) is 0"),
     ]
     for call, exc, pattern in cases:
         with pytest.raises(exc, match=pattern):
