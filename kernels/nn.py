@@ -157,7 +157,8 @@ class MCCCCrossConditioning(nn.Module):
     r_min, r_max, theta_max : float
         LRU ring initialisation of the eigenvalues, ``0 <= r_min < r_max < 1``.
     backend : {"auto", "torch", "triton"}
-        The dispatch rule of the kernels.
+        The readout's dispatch rule (:func:`mccc_kernels.select_backend`); the encode follows
+        the tensors' device.
     generator : torch.Generator, optional
         Seeds the initialisation (default: torch's global generator).
 
@@ -170,8 +171,9 @@ class MCCCCrossConditioning(nn.Module):
 
     Raises
     ------
-    OrderError, DTypeError, MethodError, UnstableError
-        For non-positive sizes, unknown choices, or radii outside ``[0, 1)``.
+    OrderError, DTypeError, MethodError, NonFiniteError, UnstableError
+        For non-positive sizes, unknown choices, radii outside ``[0, 1)``, a non-finite
+        ``theta_max``, or an ``r_max`` so close to 1 that ``|lambda|`` rounds to 1 in float32.
 
     Notes
     -----
