@@ -473,33 +473,40 @@ class MCCCDecoder:
                 M = torch.cat([M, Z[..., -1:]], -1)
             self.W_t, self.bias = W.t().contiguous(), bias.detach().clone()
             self.M, self.b_o = M.contiguous(), layer.out.bias.detach().clone()
+        self.batch = self.M.shape[0]
+        self.M1 = self.M[0] if self.batch == 1 else None  # the single-sequence fast path
         self.softmax = layer.mix == "softmax"
 
     def __call__(self, x):
         """Decode ``x``: (batch, d_model) -> (batch, d_model), or (batch, Q, d_model) -> (batch,
-        Q, d_model)."""
-        if not isinstance(x, torch.Tensor) or x.dim() not in (2, 3) or x.shape[-1] != self.d_model \
-                or x.shape[0] != self.M.shape[0]:
-            raise ShapeError(f"x: expected ({self.M.shape[0]}, d_model) or ({self.M.shape[0]}, Q, "
-                             f"d_model) with d_model = {self.d_model}, found "
-                             f"{tuple(getattr(x, 'shape', ()))}")
-        with torch.no_grad():
-            if x.dim() == 2:  # one token per sequence: addmm on the (batch, m) mix
-                a = torch.addmm(self.bias, x.to(self.W_t.dtype), self.W_t)
-                if self.softmax:
-                    a = torch.softmax(a, -1)
-                if self.M.shape[0] == 1:
-                    y = torch.mm(a, self.M[0])
-                else:
-                    y = torch.bmm(a[:, None], self.M)[:, 0]
-            else:
-                a = torch.matmul(x.to(self.W_t.dtype), self.W_t).add_(self.bias)
-                if self.softmax:
-                    a = torch.softmax(a, -1)
-                y = torch.bmm(a, self.M)
-            if self.normalize:
-                y = y[..., :-1] / y[..., -1:]
-            return y.add_(self.b_o)
+        Q, d_model). No graph is recorded (``x`` is detached)."""
+        shape = getattr(x, "shape", None)
+        if shape is None or len(shape) not in (2, 3) or shape[-1] != self.d_model \
+                or shape[0] != self.batch or not isinstance(x, torch.Tensor):
+            raise ShapeError(f"x: expected ({self.batch}, d_model) or ({self.batch}, Q, d_model) "
+                             f"with d_model = {self.d_model}, found {tuple(shape or ())}")
+        if x.requires_grad:  # the cache holds no grad: detached x records nothing
+            x = x.detach()
+        if x.dtype != self.W_t.dtype:
+            x = x.to(self.W_t.dtype)
+        if len(shape) == 2 and self.M1 is not None:  # one token of one sequence: 2-d products
+            a = torch.addmm(self.bias, x, self.W_t)
+            if self.softmax:
+                a = torch.softmax(a, -1)
+            if not self.normalize:
+                return torch.addmm(self.b_o, a, self.M1)
+            y = torch.mm(a, self.M1)
+        else:
+            x3 = x[:, None] if len(shape) == 2 else x
+            a = torch.matmul(x3, self.W_t).add_(self.bias)
+            if self.softmax:
+                a = torch.softmax(a, -1)
+            y = torch.bmm(a, self.M)
+            if len(shape) == 2:
+                y = y[:, 0]
+        if self.normalize:
+            y = y[..., :-1] / y[..., -1:]
+        return y.add_(self.b_o)
 
 
 class MCCCMultiheadAdapter(nn.Module):

@@ -196,6 +196,10 @@ def test_decoder_cache_equals_decode(kw):
     scale = float(ref.detach().abs().max())  # the normalised readout can be large where Re(c^T H_1) is small
     _close(cache(x), ref, scale)
     _close(cache(x[:, 3]), ref[:, 3], scale)
+    one = layer.decoder(tuple(h[:1] for h in state))  # the single-sequence 2-d fast path
+    _close(one(x[:1, 3]), ref[:1, 3], scale)
+    _close(one(x[:1]), ref[:1], scale)
+    assert not cache(x.requires_grad_()).requires_grad  # no graph through the cache
     with pytest.raises(ShapeError, match=r"x: expected \(2, d_model\)"):
         cache(torch.randn(2, 11, dtype=F64))
 
