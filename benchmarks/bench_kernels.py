@@ -167,15 +167,6 @@ def _gpu_rows():
             for r in data.get("scan", [])]
 
 
-def _decode_fn(layer, state, x):
-    """The layer's fastest public no-grad decode of ``x`` on ``state``: its per-source decoder
-    cache (built once per source, not timed) where the layer has one, else ``decode``."""
-    if hasattr(layer, "decoder"):
-        dec = layer.decoder(state)
-        return lambda: dec(x)
-    return lambda: layer.decode(x, state)
-
-
 def decode_table(quick: bool) -> Table:
     import torch
     import torch.nn.functional as F
@@ -198,7 +189,8 @@ def decode_table(quick: bool) -> Table:
         with torch.no_grad(), single_thread_blas():
             for n in sizes:
                 src = torch.randn(1, n, d)
-                mccc = _decode_fn(layer, layer.encode(src), x)
+                dec = layer.decoder(layer.encode(src))  # the per-source no-grad decode cache
+                mccc = lambda dec=dec: dec(x)  # noqa: E731
                 k, v = torch.randn(1, n, d), torch.randn(1, n, d)  # the cache of the n tokens
 
                 def attend(k=k, v=v):
@@ -213,9 +205,9 @@ def decode_table(quick: bool) -> Table:
         torch.set_num_threads(threads)
     per_token = [r[2] for r in table.rows]
     table.notes += [
-        "MCCC per token: the layer's public no-grad decode on a memory encoded from the N source "
-        "tokens (per-source caches built once, not timed); attention: q projection, SDPA over "
-        "the N cached keys and values, output projection",
+        "MCCC per token: layer.decoder(state)(x), the layer's public no-grad decode, on a memory "
+        "encoded from the N source tokens (the per-source cache is built once, not timed); "
+        "attention: q projection, SDPA over the N cached keys and values, output projection",
         "times: process CPU time, minimum over 5 interleaved rounds; MCCC cost and memory do not "
         "grow with N",
     ]
@@ -226,8 +218,10 @@ def decode_table(quick: bool) -> Table:
     table.check(f"attention / MCCC time per token at N = {sizes[-1]}",
                 float(table.rows[-1][1] / table.rows[-1][2]), 1.0)
     crossover = next((r[0] for r in table.rows if r[1] > r[2]), None)
-    table.notes.append("decode crossover (first measured N where MCCC is cheaper per token): "
-                       + (f"N = {crossover}" if crossover else f"none up to N = {sizes[-1]}"))
+    table.notes.append("decode crossover (first measured N where MCCC is cheaper per token): " + (
+        f"none up to N = {sizes[-1]}" if crossover is None else
+        f"N <= {crossover} (cheaper already at the smallest measured N)"
+        if crossover == sizes[0] else f"N = {crossover}"))
     return table
 
 
