@@ -13,7 +13,9 @@ attention) costs only its rows.
 * layer: ``MCCCCrossConditioning`` training step against cross-attention with q/k/v/o
   projections and SDPA (flash attention where torch picks it), batch 2, Q = 256, d = 256, m = 64.
 
-Usage: ``python benchmarks/gpu_check.py [--out reports/gpu.json] [--quick]``.
+Usage: ``python benchmarks/gpu_check.py [--out reports/gpu.json] [--quick]``. ``--dry-run`` runs
+every section on the CPU at tiny sizes (Triton in the interpreter, wall-clock timer) so that the
+script itself is tested without a GPU; its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -25,10 +27,19 @@ import sys
 import traceback
 from pathlib import Path
 
+#: where the sections run and at which sizes (``--dry-run``: the CPU, tiny)
+RUN = {"device": "cuda", "dry": False}
+
 
 def _time(fn, repeat=10):
     import torch
 
+    if RUN["dry"]:
+        import time
+        fn()
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
     fn()
     torch.cuda.synchronize()
     best = float("inf")
@@ -58,12 +69,14 @@ def scan_rows(quick):
     from mccc_kernels.modal_scan.torch import modal_scan
 
     rows = []
-    shapes = [(4, 4096, 64)] if quick else [(4, 4096, 64), (8, 16384, 256)]
+    dev = RUN["device"]
+    shapes = [(1, 20, 17)] if RUN["dry"] else [(4, 4096, 64)] if quick else \
+        [(4, 4096, 64), (8, 16384, 256)]
     for b, L, m in shapes:
-        g = torch.Generator(device="cuda").manual_seed(0)
-        x = [torch.randn(b, L, m, device="cuda", generator=g) for _ in range(2)]
-        nu = torch.log(-torch.log1p(-torch.logspace(-4, -0.5, m, device="cuda")))
-        th = torch.rand(m, device="cuda", generator=g) * 6 - 3
+        g = torch.Generator(device=dev).manual_seed(0)
+        x = [torch.randn(b, L, m, device=dev, generator=g) for _ in range(2)]
+        nu = torch.log(-torch.log1p(-torch.logspace(-4, -0.5, m, device=dev)))
+        th = torch.rand(m, device=dev, generator=g) * 6 - 3
         dst = [torch.empty_like(x[0]) for _ in range(2)]
         t_copy = _time(lambda x=x, dst=dst: [d.copy_(s) for d, s in zip(dst, x, strict=True)])
         moved = 4 * x[0].numel() * 4  # two planes in, two out, float32
@@ -74,10 +87,10 @@ def scan_rows(quick):
                 *x, nu, th, None, None, return_all=True, method=method, chunk=K))
             rows.append({"name": f"triton {method} K={K} fwd b={b} L={L} m={m}", "ms": t * 1e3,
                          "GB/s": moved / t / 1e9, "of_limit": f"{t_copy / t:.0%}"})
-        u = torch.randn(b, L, 1, device="cuda", generator=g)
+        u = torch.randn(b, L, 1, device=dev, generator=g)
         params = [nu.clone().requires_grad_(), th.clone().requires_grad_(),
-                  torch.ones(m, 1, device="cuda", requires_grad=True),
-                  torch.zeros(m, 1, device="cuda", requires_grad=True)]
+                  torch.ones(m, 1, device=dev, requires_grad=True),
+                  torch.zeros(m, 1, device=dev, requires_grad=True)]
         for method in ("sequential", "chunked"):
             def fb(method=method, u=u, params=params):
                 h_re, h_im = modal_scan(u, *params, method=method, chunk=16, backend="triton")
@@ -91,14 +104,15 @@ def fla_rows(quick):
     import torch
 
     rows = []
-    b, L, m = (4, 4096, 64) if quick else (8, 16384, 256)
+    dev = RUN["device"]
+    b, L, m = (1, 64, 8) if RUN["dry"] else (4, 4096, 64) if quick else (8, 16384, 256)
     try:
         from fla.ops.hgrn import chunk_hgrn
     except Exception as exc:
         rows.append({"name": "fla HGRN chunk", "error": f"not importable: {exc}"})
     else:
-        x = torch.randn(b, L, 2 * m, device="cuda")  # 2m real channels = m complex modes
-        gl = torch.nn.functional.logsigmoid(torch.randn(b, L, 2 * m, device="cuda"))
+        x = torch.randn(b, L, 2 * m, device=dev)  # 2m real channels = m complex modes
+        gl = torch.nn.functional.logsigmoid(torch.randn(b, L, 2 * m, device=dev))
         t = _time(lambda: chunk_hgrn(x, gl))
         rows.append({"name": f"fla chunk_hgrn fwd b={b} L={L} channels={2 * m}", "ms": t * 1e3})
     try:
@@ -107,8 +121,8 @@ def fla_rows(quick):
         rows.append({"name": "fla simple-GLA chunk", "error": f"not importable: {exc}"})
     else:
         H, D = 4, 64
-        q, k, v = (torch.randn(b, L, H, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
-        gl = torch.nn.functional.logsigmoid(torch.randn(b, L, H, device="cuda"))
+        q, k, v = (torch.randn(b, L, H, D, device=dev, dtype=torch.bfloat16) for _ in range(3))
+        gl = torch.nn.functional.logsigmoid(torch.randn(b, L, H, device=dev))
         t = _time(lambda: chunk_simple_gla(q, k, v, gl))
         rows.append({"name": f"fla chunk_simple_gla fwd b={b} L={L} H={H} D={D}", "ms": t * 1e3})
     return rows
@@ -121,11 +135,12 @@ def layer_rows(quick):
 
     from mccc_kernels.nn import MCCCCrossConditioning
 
-    b, Q, d, m = 2, 256, 256, 64
+    dev = RUN["device"]
+    b, Q, d, m = (1, 3, 8, 4) if RUN["dry"] else (2, 256, 256, 64)
     rows = []
     torch.manual_seed(0)
-    layer = MCCCCrossConditioning(d, n_modes=m, d_value=d).cuda()
-    proj = nn.ModuleList(nn.Linear(d, d) for _ in range(4)).cuda()
+    layer = MCCCCrossConditioning(d, n_modes=m, d_value=d).to(dev)
+    proj = nn.ModuleList(nn.Linear(d, d) for _ in range(4)).to(dev)
 
     def attention(x, src):
         split = lambda t: t.reshape(b, t.shape[1], 4, d // 4).transpose(1, 2)  # noqa: E731
@@ -133,9 +148,9 @@ def layer_rows(quick):
                                            split(proj[2](src)))
         return proj[3](y.transpose(1, 2).reshape(b, Q, d))
 
-    for n in (2048,) if quick else (256, 2048, 16384, 131072):
-        src = torch.randn(b, n, d, device="cuda", requires_grad=True)
-        x = torch.randn(b, Q, d, device="cuda", requires_grad=True)
+    for n in (5,) if RUN["dry"] else (2048,) if quick else (256, 2048, 16384, 131072):
+        src = torch.randn(b, n, d, device=dev, requires_grad=True)
+        x = torch.randn(b, Q, d, device=dev, requires_grad=True)
         t_a = _time(lambda x=x, src=src: attention(x, src).square().mean().backward())
         t_m = _time(lambda x=x, src=src: layer(x, src).square().mean().backward())
         rows.append({"name": f"training step N={n}", "attention_ms": t_a * 1e3,
@@ -149,14 +164,18 @@ def main(argv=None) -> int:
                                          "gpu.json"))
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--certify-json", help="the JSON written by `mccc certify --json` to embed")
+    ap.add_argument("--dry-run", action="store_true", help="tiny sizes on the CPU (tests)")
     args = ap.parse_args(argv)
     import torch
 
-    if not torch.cuda.is_available():
+    if args.dry_run:
+        RUN.update(device="cpu", dry=True)
+    elif not torch.cuda.is_available():
         print("gpu_check.py: no CUDA device; nothing measured", file=sys.stderr)
         return 2
-    out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-           "python": platform.python_version(), "quick": args.quick}
+    out = {"device": "cpu (dry run)" if args.dry_run else torch.cuda.get_device_name(),
+           "torch": torch.__version__, "python": platform.python_version(),
+           "quick": args.quick, "dry_run": args.dry_run}
     try:
         import triton
         out["triton"] = triton.__version__

@@ -35,3 +35,22 @@ def test_compare_times_every_candidate_and_calls_them_interleaved():
     assert set(t) == {"a", "b"} and all(v >= 0 for v in t.values())
     # warm-up and calibration call each once per doubling, then the rounds alternate a, b
     assert calls[-6:] == ["a", "b"] * 3
+
+
+def test_gpu_check_dry_run_writes_every_section_and_the_report_shows_it(tmp_path, monkeypatch):
+    # the GPU script cannot run here; its dry run (tiny sizes, CPU, Triton interpreter) proves
+    # that every section runs and that the report and bench_kernels read what it writes
+    import gpu_check
+
+    import mccc_theory.report.benchmarks as rb
+    out = tmp_path / "gpu.json"
+    assert gpu_check.main(["--dry-run", "--out", str(out)]) == 0
+    import json
+    data = json.loads(out.read_text())
+    for section in ("scan", "layer"):
+        assert data[section] and not any("error" in r for r in data[section]), data[section]
+    assert {r["name"] for r in data["scan"]} >= {"triton chunked K=16 fwd b=1 L=20 m=17"}
+    monkeypatch.setattr(rb, "GPU_JSON", tmp_path / "missing.json")
+    assert rb._gpu_rows()[0][1] == "not measured"
+    monkeypatch.setattr(rb, "GPU_JSON", out)
+    assert any(r[0] == "scan: triton chunked K=16 fwd b=1 L=20 m=17" for r in rb._gpu_rows())
