@@ -167,6 +167,13 @@ def test_padding_packing_streaming_are_exact(kw):
     part = layer.encode(seqs[2][:, 5:], layer.encode(seqs[2][:, :5]))
     for a, b in zip(part, full, strict=True):
         _close(a, b)
+    # packed sequences continue their own streams: one state per sequence
+    prev = [layer.encode(torch.randn(1, 3, 5, dtype=F64)) for _ in range(3)]
+    h0 = tuple(torch.cat([p[j] for p in prev]) for j in range(2))
+    cont = layer.encode(torch.cat(seqs, 1), h0, lengths=torch.tensor(lens))
+    for i in range(3):
+        for a, b in zip(cont, layer.encode(seqs[i], prev[i]), strict=True):
+            _close(a[i:i + 1], b)
     # the mask bites: without it the right-padded first sequence's state is different
     unmasked = layer.encode(src)
     assert (unmasked[0][0] - alone[0][0][0]).abs().max() > 1e-3
