@@ -38,7 +38,9 @@ weight's decay ``(1 - beta/d)^tau`` and the crosstalk energy) and :func:`modal_p
 modal memory: every term weighted by ``Re lambda^tau``); :func:`predict_recall` combines a memory
 name with the conditional predictor.
 
-Accuracy on THEORY's grid (d in {32, 64, 128}, N in {d/4, d/2, d, 2d}; the report's "capacity"
+Domain: codebooks of ``V >= MIN_CODEBOOK = 8`` values (smaller ones are refused: the predictor
+is off by up to 0.16 at V = 2..4), ``d_v >= 2``. Accuracy on THEORY's grid (d in {32, 64, 128},
+N in {d/4, d/2, d, 2d}; the report's "capacity"
 section lists every cell), worst ``|predicted - measured|`` for V in {64, 2d}:
 linear attention 0.0071 (and 0.0018 at V = 1024; ``mccc recall --grid --trials 3000 --seed 1``),
 delta rule 0.025, least squares 0.016, MCCC with m = d, d/2, d/4 modes 0.007, 0.012, 0.016
@@ -68,9 +70,15 @@ __all__ = [
     "weights_recall",
     "predict_recall",
     "PREDICTABLE_MEMORIES",
+    "MIN_CODEBOOK",
 ]
 
 PREDICTABLE_MEMORIES = ("linear", "least_squares", "delta", "modal")
+
+#: Smallest codebook the predictors accept. Measured |predicted - Monte-Carlo| for linear
+#: attention at d = 32/64, N = d/2..2d (4000 trials, intervals +-0.025): up to 0.16 at V = 2,
+#: 0.06-0.15 at V = 3..4, 0.02 at V = 6, <= 0.01 from V = 8 on.
+MIN_CODEBOOK = 8
 
 # Quadrature sizes: doubling every size changes the predicted recall by < 2e-3 on THEORY §5's
 # grid (checked in tests/test_capacity_predictors.py); states whose product weight is below
@@ -80,6 +88,12 @@ _NODES = dict(n_target=5, n_q=6, n_nu=5, n_x=16, n_a=6, n_z=24, n_tail=20)
 
 def _check_task(n_values, d_v, n_items, distinct):
     V = check_positive_int(n_values, "n_values", minimum=2)
+    if V < MIN_CODEBOOK:
+        raise OrderError(
+            f"n_values: the predictors hold for codebooks of V >= {MIN_CODEBOOK} values, found "
+            f"{V}; below, the mean-field tilted density of the few rivals fails (off by up to 0.16 "
+            "at V = 2..4 against Monte-Carlo). Measure small codebooks instead: "
+            "mccc_theory.recall.measure_recall or `mccc recall`")
     d_v = check_positive_int(d_v, "d_v", minimum=2)
     if distinct and V < n_items:
         raise OrderError(f"n_values: distinct values need a codebook of at least n_items = "
@@ -261,7 +275,7 @@ def conditional_recall(profile: CrosstalkProfile, n_values: int, d_v: int, *,
     profile : CrosstalkProfile
         Moments of the retrieval weights (key side) for the query.
     n_values : int
-        Codebook size ``V >= 2`` (argmax over all ``V`` codebook vectors).
+        Codebook size ``V >= MIN_CODEBOOK`` (8; argmax over all ``V`` codebook vectors).
     d_v : int
         Value dimension ``>= 2``; codebook vectors are uniform on the unit sphere of ``R^{d_v}``.
     distinct : bool
@@ -276,7 +290,8 @@ def conditional_recall(profile: CrosstalkProfile, n_values: int, d_v: int, *,
     Raises
     ------
     OrderError, DTypeError
-        For ``n_values < 2``, ``d_v < 2`` or ``distinct`` with ``n_values < n_items``.
+        For ``n_values < MIN_CODEBOOK`` (8, the predictors' domain), ``d_v < 2`` or
+        ``distinct`` with ``n_values < n_items``.
 
     Notes
     -----
@@ -527,7 +542,8 @@ def predict_recall(memory: str, d: int, n_items: int, n_values: int, *, d_v: int
         Linear attention (identity features), pseudo-inverse memory, one-pass delta rule
         (``beta``), MCCC modal memory (log-eigenvalues ``s``).
     d, n_items, n_values : int
-        Key dimension, number of stored items N, codebook size V.
+        Key dimension, number of stored items N, codebook size ``V >= MIN_CODEBOOK`` (8; the
+        documented accuracy is for V in {64, 2d, 1024}, see the module docstring).
     d_v : int, optional
         Value dimension (default ``d``).
     method : {"conditional", "independent", "both"}
@@ -545,6 +561,14 @@ def predict_recall(memory: str, d: int, n_items: int, n_values: int, *, d_v: int
     Returns
     -------
     float, or (float, float) for ``method="both"``
+
+    Raises
+    ------
+    OrderError
+        ``n_values < MIN_CODEBOOK`` (outside the predictor's domain), ``d_v < 2``, or distinct
+        values with ``n_values < n_items``.
+    MethodError, ShapeError
+        Unknown memory or method; ``memory="modal"`` without ``s`` or with malformed ``lags``.
     """
     check_choice(memory, "memory", PREDICTABLE_MEMORIES)
     fn = _predictor(method)
