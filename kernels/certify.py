@@ -36,11 +36,12 @@ from mccc_theory.errors import BackendUnavailableError, MCCCError, MethodError
 __all__ = ["KERNELS", "BACKENDS", "KERNEL_BACKENDS", "available_backends", "certify",
            "certificates", "certificate_dir", "CertificationError", "Report", "swap_modules"]
 
-KERNELS = ("modal_scan", "modal_readout")
+KERNELS = ("modal_scan", "modal_readout", "modal_encode")
 BACKENDS = ("jax", "torch", "triton", "numba")
 #: the backends each kernel has (numba: the compiled CPU scan, run through the torch autograd
 #: Function; the readout is two GEMMs that torch already runs compiled)
-KERNEL_BACKENDS = {"modal_scan": BACKENDS, "modal_readout": ("jax", "torch", "triton")}
+KERNEL_BACKENDS = {"modal_scan": BACKENDS, "modal_readout": ("jax", "torch", "triton"),
+                   "modal_encode": ("jax", "torch")}
 PKG = Path(__file__).resolve().parent
 
 
@@ -295,7 +296,7 @@ def _readout_data(case):
 
 
 #: the arguments whose dtype follows the case's input dtype (the rest are parameters/states)
-_INPUT_ARGS = {"modal_scan": ("u",), "modal_readout": ("C_re", "C_im")}
+_INPUT_ARGS = {"modal_scan": ("u",), "modal_readout": ("C_re", "C_im"), "modal_encode": ("v",)}
 
 
 def _dtypes(kernel, case):
@@ -368,6 +369,14 @@ def _run_case(kernel, backend, case):
     from .modal_scan import reference as R_scan
 
     dtype_of = _dtypes(kernel, case)
+    out_dtype = "float64" if case["dtype"] == "float64" else "float32"
+    if kernel == "modal_encode":
+        from .modal_encode import _cases
+        data, cot, layout = _cases.data(case)
+        data = {k: _round(v, dtype_of(k)) for k, v in data.items()}
+        cot = tuple(_round(c, out_dtype) for c in cot)
+        return _compare(*_cases.run(backend, case, data, cot, layout, dtype_of, out_dtype),
+                        dtype_of, out_dtype)
     if kernel == "modal_scan":
         data, cot = _scan_data(case)
         opts = {"return_all": case["return_all"], "method": case["method"],
@@ -376,7 +385,6 @@ def _run_case(kernel, backend, case):
         data, cot = _readout_data(case)
         opts = {"mix": case["mix"]}
     data = {k: _round(v, dtype_of(k)) for k, v in data.items()}
-    out_dtype = "float64" if case["dtype"] == "float64" else "float32"
     cot = tuple(_round(c, out_dtype) for c in cot) if isinstance(cot, tuple) \
         else _round(cot, out_dtype)
     compute = out_dtype
@@ -400,6 +408,11 @@ def _run_case(kernel, backend, case):
             obs_out, obs_grad = _run_jax(kernel, data, cot, dtype_of, opts)
     else:
         obs_out, obs_grad = _run_torch(kernel, backend, data, cot, dtype_of, opts)
+    return _compare(obs_out, obs_grad, ref_out, ref_grad, tol, dtype_of, out_dtype)
+
+
+def _compare(obs_out, obs_grad, ref_out, ref_grad, tol, dtype_of, out_dtype):
+    """Max over every output and gradient of |observed - oracle| / model, and where."""
     worst, where = 0.0, ""
     for group, obs, ref in (("out", obs_out, ref_out), ("grad", obs_grad, ref_grad)):
         for name, val in obs.items():
@@ -429,6 +442,9 @@ def _gradcheck(kernel, backend):
     rng = np.random.default_rng(7)
     t = lambda x: torch.tensor(x, dtype=torch.float64, requires_grad=True)  # noqa: E731
     runs = 0
+    if kernel == "modal_encode":
+        from .modal_encode import _cases
+        return _cases.gradcheck(CertificationError)
     if kernel == "modal_scan":
         b, L, p, m = 1, 3, 1, 2
         for method in ("sequential", "chunked"):
@@ -469,8 +485,8 @@ def certify(kernel: str, backend: str, *, max_examples: int = 40, derandomize: b
     """Certify one kernel on one backend; return the :class:`Report` and write a certificate.
 
     ``max_examples`` generated cases run after the explicit corner cases (``SCAN_EXAMPLES``,
-    ``READOUT_EXAMPLES``); ``examples_only`` runs only the latter, ``shrink=False`` reports the
-    first failure as found (the mutant tests use both to stay fast).
+    ``READOUT_EXAMPLES``, ``modal_encode._cases.EXAMPLES``); ``examples_only`` runs only the
+    latter, ``shrink=False`` reports the first failure as found (the mutant tests use both to stay fast).
 
     Raises :class:`CertificationError` (with the shrunk failing case) when any case exceeds
     its error model, produces a non-finite value or raises, and then writes nothing and
@@ -488,7 +504,12 @@ def certify(kernel: str, backend: str, *, max_examples: int = 40, derandomize: b
         raise BackendUnavailableError(f"backend {backend!r} cannot run here: {device}")
     importlib.import_module(f"mccc_kernels.{kernel}.{'jax' if backend == 'jax' else 'torch'}")
     report = Report(kernel, backend, device)
-    strategy = (_scan_strategy if kernel == "modal_scan" else _readout_strategy)(backend)
+    if kernel == "modal_encode":
+        from .modal_encode import _cases
+        strategy, examples = _cases.strategy(backend), _cases.EXAMPLES
+    else:
+        strategy = (_scan_strategy if kernel == "modal_scan" else _readout_strategy)(backend)
+        examples = SCAN_EXAMPLES if kernel == "modal_scan" else READOUT_EXAMPLES
 
     phases = [Phase.explicit] + ([] if examples_only else [Phase.generate]) + \
         ([Phase.shrink] if shrink else [])
@@ -500,7 +521,7 @@ def certify(kernel: str, backend: str, *, max_examples: int = 40, derandomize: b
         report.record(ratio, where, case["dtype"])
 
     check = given(case=strategy)(check)
-    for ex in SCAN_EXAMPLES if kernel == "modal_scan" else READOUT_EXAMPLES:
+    for ex in examples:
         check = example(case=dict(ex))(check)
     check = settings(max_examples=max_examples, derandomize=derandomize, deadline=None,
                      database=None, phases=phases, suppress_health_check=list(HealthCheck),

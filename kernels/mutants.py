@@ -131,6 +131,25 @@ MUTANTS = (
            "jax", "modal_readout.jax",
            (('jnp.einsum("bmv,bmv->m", gZ, H_re), -jnp.einsum("bmv,bmv->m", gZ, H_im))',
              'jnp.einsum("bmv,bmv->m", gZ, H_re), jnp.einsum("bmv,bmv->m", gZ, H_im))', 0),)),
+    Mutant("encode.torch.power_off_by_one", "exponents N - t + 1: every token decayed once too "
+           "often", "modal_encode", "torch", "modal_encode.torch",
+           (("torch.arange(N - 1, -1, -1, device=device", "torch.arange(N, 0, -1, device=device",
+             0),)),
+    Mutant("encode.torch.db_no_conj", "the gain's gradient multiplies by lambda^e, not its "
+           "conjugate", "modal_encode", "torch", "modal_encode.torch",
+           (("t_re = Lr * W_re + Li * W_im", "t_re = Lr * W_re - Li * W_im", 0),
+            ("t_im = Lr * W_im - Li * W_re", "t_im = Lr * W_im + Li * W_re", 0))),
+    Mutant("encode.torch.sigma_no_conj", "dtheta pairs W with P, not conj(P)", "modal_encode",
+           "torch", "modal_encode.torch",
+           (("sig_im += (ec * (P_re * W_im - P_im * W_re))",
+             "sig_im += (ec * (P_re * W_im + P_im * W_re))", 0),)),
+    Mutant("encode.jax.power_off_by_one", "JAX exponents N - t + 1", "modal_encode", "jax",
+           "modal_encode.jax",
+           (("e = jnp.arange(N - 1, -1, -1, dtype=pd)", "e = jnp.arange(N, 0, -1, dtype=pd)", 0),)),
+    Mutant("encode.jax.db_no_conj", "JAX gain gradient without the conjugate", "modal_encode",
+           "jax", "modal_encode.jax",
+           (("t_re, t_im = L_re * W_re + L_im * W_im, L_re * W_im - L_im * W_re",
+             "t_re, t_im = L_re * W_re - L_im * W_im, L_re * W_im + L_im * W_re", 0),)),
 )
 
 @functools.cache

@@ -1,7 +1,8 @@
 """The final-state encode in JAX: chunked contractions with a ``jax.custom_vjp``.
 
 Same formulas, planes and VJP as :mod:`.reference` and the same blocking as :mod:`.torch`
-(powers from the log-eigenvalue, two matmuls per block of ``chunk`` tokens; the backward
+(powers from the log-eigenvalue, two matmuls per block of ``chunk`` tokens, the blocks walked
+by one ``lax.scan`` so that the compiled program does not grow with N; the backward
 recomputes each block's powers). The powers and the sums are float64 when x64 is enabled
 (``jax.config.update("jax_enable_x64", True)``, or ``with jax.enable_x64(True)``), whatever the
 input dtype; without x64 they are float32, and the error model's power terms
@@ -42,40 +43,54 @@ def _power(e, rate, theta):
     return mag * jnp.cos(ang), mag * jnp.sin(ang)
 
 
-def _exponents(N, mk, pd):
+def _layout(v, b_re, b_im, mk, K, pd):
+    """Blocks of K tokens stacked on a leading axis (the padding has weight 0, exponent 0).
+
+    Returns exponents ``e`` and weights ``w`` (C, rows, K), the token counts ``n`` (rows,),
+    values (C, batch, K, d_v) and gains (C, batch, K, m) per token or (m,) per mode.
+    """
+    batch, N, _ = v.shape
+    C = -(-N // K)
+    pad = C * K - N
     if mk is None:
-        return jnp.arange(N - 1, -1, -1, dtype=pd)[None], jnp.asarray([N], pd)
-    n = mk.sum(1)
-    return n[:, None] - jnp.cumsum(mk, 1), n
+        e = jnp.arange(N - 1, -1, -1, dtype=pd)[None]
+        w, n = jnp.ones((1, N), pd), jnp.asarray([N], pd)
+    else:
+        n = mk.sum(1)
+        e, w = n[:, None] - jnp.cumsum(mk, 1), mk
+    blocks = lambda x: jnp.moveaxis(  # noqa: E731
+        jnp.pad(x, [(0, 0), (0, pad)] + [(0, 0)] * (x.ndim - 2)).reshape(
+            (x.shape[0], C, K) + x.shape[2:]), 1, 0)
+    gains = (blocks(b_re), blocks(b_im)) if b_re.ndim == 3 else (b_re, b_im)
+    return blocks(e), blocks(w), n, blocks(v), gains
 
 
-def _gains(b_re, b_im, t0, t1, pd):
-    if b_re.ndim == 3:
-        return b_re[:, t0:t1].astype(pd), b_im[:, t0:t1].astype(pd)
-    return b_re.astype(pd), b_im.astype(pd)
-
-
-def _block(e, rate, th, b_re, b_im, mk, t0, t1, pd):
-    L_re, L_im = _power(e[:, t0:t1, None], rate, th)
-    if mk is not None:
-        L_re, L_im = L_re * mk[:, t0:t1, None], L_im * mk[:, t0:t1, None]
-    br, bi = _gains(b_re, b_im, t0, t1, pd)
+def _block(e, w, rate, th, br, bi, pd):
+    """Weighted powers and P = w b lambda^e of one block, (rows, K, m)."""
+    L_re, L_im = _power(e[:, :, None], rate, th)
+    L_re, L_im = L_re * w[:, :, None], L_im * w[:, :, None]
+    br, bi = br.astype(pd), bi.astype(pd)
     return L_re, L_im, br * L_re - bi * L_im, br * L_im + bi * L_re
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(8, 9))
 def _encode(v, nu, theta, b_re, b_im, h0_re, h0_im, mk, K, out):
     pd = _pd()
-    batch, N, d_v = v.shape
     rate, th = jnp.exp(nu.astype(pd)), theta.astype(pd)
-    e, n = _exponents(N, mk, pd)
-    H_re = jnp.zeros((batch, nu.shape[0], d_v), pd)
-    H_im = jnp.zeros_like(H_re)
-    for t0 in range(0, N, K):
-        _, _, P_re, P_im = _block(e, rate, th, b_re, b_im, mk, t0, t0 + K, pd)
-        vc = v[:, t0:t0 + K].astype(pd)
-        H_re = H_re + _mm(jnp.swapaxes(P_re, 1, 2), vc)
-        H_im = H_im + _mm(jnp.swapaxes(P_im, 1, 2), vc)
+    e, w, n, vb, (gr, gi) = _layout(v, b_re, b_im, mk, K, pd)
+    per_token = b_re.ndim == 3
+
+    def body(H, xs):
+        ec, wc, vc = xs[:3]
+        br, bi = xs[3:] if per_token else (gr, gi)
+        _, _, P_re, P_im = _block(ec, wc, rate, th, br, bi, pd)
+        vc = vc.astype(pd)
+        return (H[0] + _mm(jnp.swapaxes(P_re, 1, 2), vc),
+                H[1] + _mm(jnp.swapaxes(P_im, 1, 2), vc)), None
+
+    zero = jnp.zeros((v.shape[0], nu.shape[0], v.shape[2]), pd)
+    xs = (e, w, vb) + ((gr, gi) if per_token else ())
+    (H_re, H_im), _ = jax.lax.scan(body, (zero, zero), xs)
     Ln_re, Ln_im = _power(n[:, None], rate, th)
     Ln_re, Ln_im = Ln_re[:, :, None], Ln_im[:, :, None]
     hr, hi = h0_re.astype(pd), h0_im.astype(pd)
@@ -93,30 +108,38 @@ def _encode_bwd(K, out, res, cot):
     v, nu, theta, b_re, b_im, h0_re, h0_im, mk = res
     pd = _pd()
     batch, N, d_v = v.shape
+    m = nu.shape[0]
     per_token = b_re.ndim == 3
     rate, th = jnp.exp(nu.astype(pd)), theta.astype(pd)
-    e, n = _exponents(N, mk, pd)
+    e, w, n, vb, (gr, gi) = _layout(v, b_re, b_im, mk, K, pd)
     Gr, Gi = cot[0].astype(pd), cot[1].astype(pd)
-    dv, db_re, db_im = [], [], []
-    sig_re = sig_im = 0.0
-    for t0 in range(0, N, K):
-        L_re, L_im, P_re, P_im = _block(e, rate, th, b_re, b_im, mk, t0, t0 + K, pd)
-        vc = v[:, t0:t0 + K].astype(pd)
-        dv.append(_mm(P_re, Gr) + _mm(P_im, Gi))
+
+    def body(carry, xs):
+        sig_re, sig_im, dbr_sum, dbi_sum = carry
+        ec, wc, vc = xs[:3]
+        br, bi = xs[3:] if per_token else (gr, gi)
+        L_re, L_im, P_re, P_im = _block(ec, wc, rate, th, br, bi, pd)
+        vc = vc.astype(pd)
+        dv = _mm(P_re, Gr) + _mm(P_im, Gi)
         W_re = _mm(vc, jnp.swapaxes(Gr, 1, 2))  # gradient of P: W = V G^T, (b, K, m)
         W_im = _mm(vc, jnp.swapaxes(Gi, 1, 2))
         if not per_token and P_re.shape[0] == 1:  # P shared by the batch: sum W first
             W_re, W_im = W_re.sum(0, keepdims=True), W_im.sum(0, keepdims=True)
         t_re, t_im = L_re * W_re + L_im * W_im, L_re * W_im - L_im * W_re  # conj(lambda^e) W
+        ee = ec[:, :, None]
+        sig_re = sig_re + (ee * (P_re * W_re + P_im * W_im)).sum((0, 1))
+        sig_im = sig_im + (ee * (P_re * W_im - P_im * W_re)).sum((0, 1))
         if per_token:
-            db_re.append(t_re)
-            db_im.append(t_im)
-        else:
-            db_re.append(t_re.sum((0, 1)))
-            db_im.append(t_im.sum((0, 1)))
-        ec = e[:, t0:t0 + K, None]
-        sig_re = sig_re + (ec * (P_re * W_re + P_im * W_im)).sum((0, 1))
-        sig_im = sig_im + (ec * (P_re * W_im - P_im * W_re)).sum((0, 1))
+            return (sig_re, sig_im, dbr_sum, dbi_sum), (dv, t_re, t_im)
+        return (sig_re, sig_im, dbr_sum + t_re.sum((0, 1)), dbi_sum + t_im.sum((0, 1))), (dv,)
+
+    zm = jnp.zeros(m, pd)
+    xs = (e, w, vb) + ((gr, gi) if per_token else ())
+    (sig_re, sig_im, dbr, dbi), ys = jax.lax.scan(body, (zm, zm, zm, zm), xs)
+    unblock = lambda y: jnp.moveaxis(y, 0, 1).reshape((y.shape[1], -1) + y.shape[3:])[:, :N]  # noqa: E731
+    dv = unblock(ys[0])
+    if per_token:
+        dbr, dbi = unblock(ys[1]), unblock(ys[2])
     Ln_re, Ln_im = _power(n[:, None], rate, th)
     hr, hi = h0_re.astype(pd), h0_im.astype(pd)
     q_re = (Gr * hr + Gi * hi).sum(2)  # sum_d G conj(H0)
@@ -127,17 +150,19 @@ def _encode_bwd(K, out, res, cot):
     Ln_re, Ln_im = Ln_re[:, :, None], Ln_im[:, :, None]
     dh0_re, dh0_im = Ln_re * Gr + Ln_im * Gi, Ln_re * Gi - Ln_im * Gr
     dnu = jnp.where(jnp.exp(-rate) == 0, 0.0, -rate * sig_re)
-    if per_token:
-        dbr, dbi = jnp.concatenate(db_re, 1), jnp.concatenate(db_im, 1)
-    else:
-        dbr, dbi = sum(db_re), sum(db_im)
-    grads = (jnp.concatenate(dv, 1), dnu, sig_im, dbr, dbi, dh0_re, dh0_im)
+    grads = (dv, dnu, sig_im, dbr, dbi, dh0_re, dh0_im)
     grads = tuple(g.astype(x.dtype) for g, x in zip(grads, res[:7], strict=True))
     return grads + (None if mk is None else jnp.zeros_like(mk),)
 
 
 _encode.defvjp(_encode_fwd, _encode_bwd)
 _encode_jit = jax.jit(_encode, static_argnums=(8, 9))
+
+
+@jax.jit
+def _pack(x, index, weight):
+    """Packed (1, total, k) -> right-padded (n_seq, max_len, k), zeros in the padding."""
+    return x[0][index] * weight[..., None].astype(x.dtype)
 
 
 def modal_encode(v, nu, theta, b_re, b_im, h0_re=None, h0_im=None, *, mask=None, cu_seqlens=None,
@@ -156,10 +181,9 @@ def modal_encode(v, nu, theta, b_re, b_im, h0_re=None, h0_im=None, *, mask=None,
     if spec.cu is not None:
         index, valid, _ = packed_layout(spec.cu)
         mk = jnp.asarray(valid, pd)
-        v = v[0][index] * mk[..., None].astype(v.dtype)
+        v = _pack(v, index, mk)
         if spec.per_token:
-            b_re = b_re[0][index] * mk[..., None].astype(b_re.dtype)
-            b_im = b_im[0][index] * mk[..., None].astype(b_im.dtype)
+            b_re, b_im = _pack(b_re, index, mk), _pack(b_im, index, mk)
     batch, N = v.shape[0], v.shape[1]
     out = jnp.float64 if spec.compute == "float64" else jnp.float32
     if h0_re is None:

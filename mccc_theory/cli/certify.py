@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import sys
 
-HELP = "certify the kernels (modal scan, readout) on every available backend"
+HELP = "certify the kernels (modal scan, encode, readout) on every available backend"
 EPILOG = """examples:
   mccc certify                                  # every kernel on every backend available here
   mccc certify --kernel modal_scan --backend triton
+  mccc certify --kernel modal_encode --backend torch
   mccc certify --profile thorough               # 300 random cases per kernel/backend
   mccc certify --list                           # the certificates on file and whether current
 
@@ -19,7 +20,8 @@ certificate is removed, the failing case is printed and the exit status is 1.
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--kernel", action="append", choices=("modal_scan", "modal_readout"),
+    p.add_argument("--kernel", action="append",
+                   choices=("modal_scan", "modal_readout", "modal_encode"),
                    help="certify only this kernel (repeatable)")
     p.add_argument("--backend", action="append", choices=("jax", "torch", "triton", "numba"),
                    help="certify only this backend (repeatable)")
