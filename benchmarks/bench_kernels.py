@@ -73,6 +73,9 @@ def _scan_rows(table, dtype, b, L, m, rng, repeat):
     jscan = jax.jit(lambda *a: J.modal_scan(*a, chunk=64))
     jgrad = jax.jit(jax.grad(lambda p: sum(jnp.sum(h) for h in J.modal_scan(
         ju[0], p[0], p[1], p[2], p[3], chunk=64))))
+    jscan_nb = jax.jit(lambda *a: J.modal_scan(*a, backend="numba"))
+    jgrad_nb = jax.jit(jax.grad(lambda p: sum(jnp.sum(h) for h in J.modal_scan(
+        ju[0], p[0], p[1], p[2], p[3], backend="numba"))))
 
     def fb(backend, method="chunked", chunk=64):
         params = [a.clone().requires_grad_() for a in t_np[1:]]
@@ -96,11 +99,13 @@ def _scan_rows(table, dtype, b, L, m, rng, repeat):
         "public API, torch CPU (pure torch, chunked K=64)": lambda: mccc_kernels.scan(
             *t_np, chunk=64, backend="torch"),
         "public API, JAX (chunked K=64)": lambda: jax.block_until_ready(jscan(*ju)),
+        "public API, JAX (numba by callback)": lambda: jax.block_until_ready(jscan_nb(*ju)),
         "torch core on x (pure torch, chunked K=64)": lambda: TorchCore.forward(
             *tx, tn, tt, None, None, return_all=True, method="chunked", chunk=64),
         "fwd+bwd, torch CPU (numba)": fb("numba"),
         "fwd+bwd, torch CPU (pure torch, chunked K=64)": fb("torch"),
         "fwd+bwd, JAX (chunked K=64)": lambda: jax.block_until_ready(jgrad(ju[1:])),
+        "fwd+bwd, JAX (numba by callback)": lambda: jax.block_until_ready(jgrad_nb(ju[1:])),
     }
     if fd == np.float32:
         fns["numba core on x, float32 state"] = lambda: N.forward(

@@ -53,7 +53,8 @@ def scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=True,
     ``backend`` for torch tensors: ``"auto"``, ``"torch"``, ``"triton"``, ``"numba"`` (the rule
     of :func:`select_backend`). For NumPy arrays: ``"auto"`` runs the compiled numba scan when
     numba imports (results in the compute dtype), else the reference; ``"numba"`` insists on
-    the compiled scan; ``"reference"`` runs the oracle (float64 results).
+    the compiled scan; ``"reference"`` runs the oracle (float64 results). For JAX arrays:
+    ``"auto"``/``"xla"`` the XLA scan, ``"numba"`` the compiled scan by callback.
     """
     kind = _kind(u)
     if kind == "torch":
@@ -62,8 +63,9 @@ def scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=True,
                           method=method, chunk=chunk, backend=backend)
     if kind == "jax":
         from .modal_scan.jax import modal_scan
+        check_choice(backend, "backend", ("auto", "xla", "numba"))
         return modal_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all,
-                          method=method, chunk=chunk)
+                          method=method, chunk=chunk, backend="xla" if backend == "auto" else backend)
     check_choice(backend, "backend", ("auto", "numba", "reference"))
     if backend != "reference":
         try:

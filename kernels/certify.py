@@ -5,8 +5,10 @@ a multiple of the chunk, mode counts that are not a multiple of the block, ``|la
 to ``1 - 1e-5``, float32, float64 and bf16 inputs with a float32 state, with and without an
 initial state, all states or the final one), runs the forward pass and the VJP with a random
 cotangent, and divides every error by the error model of the oracle (``reference.error_model``).
-A case passes when every ratio is at most 1 and every value is finite. For the torch, Triton and
-numba backends (numba: the compiled CPU scan inside the torch autograd Function) it also runs
+A case passes when every ratio is at most 1 and every value is finite. The numba backend (the
+compiled CPU scan) is run through both entry points that reach it on every case: the torch
+autograd Function and JAX's ``backend="numba"`` callback (which calls the NumPy
+``modal_scan``/``modal_scan_vjp``). For the torch, Triton and numba backends it also runs
 ``torch.autograd.gradcheck`` in float64.
 
 Only when every case passes is a certificate written (JSON: kernel, backend, device, versions,
@@ -402,13 +404,24 @@ def _run_case(kernel, backend, case):
         ref_out = {"y": R_read.modal_readout(*args, **kw)}
         ref_grad = R_read.modal_readout_vjp(*args, cot, **kw)
         tol = R_read.error_model(*args, cot, compute=compute, **kw)
-    if backend == "jax":
+    def run_jax(**extra):
         import jax
         with jax.enable_x64(case["dtype"] == "float64"):
-            obs_out, obs_grad = _run_jax(kernel, data, cot, dtype_of, opts)
+            return _run_jax(kernel, data, cot, dtype_of, {**opts, **extra})
+
+    if backend == "jax":
+        runs = {"": run_jax()}
+    elif backend == "numba":  # the compiled scan behind its torch and its JAX (NumPy) entry points
+        runs = {"torch: ": _run_torch(kernel, backend, data, cot, dtype_of, opts),
+                "jax: ": run_jax(backend="numba")}
     else:
-        obs_out, obs_grad = _run_torch(kernel, backend, data, cot, dtype_of, opts)
-    return _compare(obs_out, obs_grad, ref_out, ref_grad, tol, dtype_of, out_dtype)
+        runs = {"": _run_torch(kernel, backend, data, cot, dtype_of, opts)}
+    worst, where = 0.0, ""
+    for entry, (obs_out, obs_grad) in runs.items():
+        r, at = _compare(obs_out, obs_grad, ref_out, ref_grad, tol, dtype_of, out_dtype)
+        if r > worst or not where:
+            worst, where = r, entry + at
+    return worst, where
 
 
 def _compare(obs_out, obs_grad, ref_out, ref_grad, tol, dtype_of, out_dtype):

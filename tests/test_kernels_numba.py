@@ -109,3 +109,26 @@ def test_numba_backend_refused_off_the_cpu_and_the_readout_runs_torch():
     with pytest.raises(BackendUnavailableError, match=r"backend='numba' on device 'cuda'"):
         mccc_kernels.select_backend("cuda", "numba")
     assert mccc_kernels.select_backend("cpu", "numba", kernel="modal_readout") == "torch"
+
+
+def test_jax_callback_backend_jit_vmap_and_grad_match_the_numpy_entry_point():
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    a = _case(2, 13, 2, 5, np.float32, h0=True, seed=5)
+    args = [a[k] for k in ("u", "nu", "theta", "B_re", "B_im", "h0_re", "h0_im")]
+    ja = [jnp.asarray(x) for x in args]
+    want = N.modal_scan(*args)
+    got = jax.jit(lambda *x: mccc_kernels.scan(*x, backend="numba"))(*ja)
+    # the callback runs the same NumPy function on the same float32 values: identical results
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(np.asarray(g), w)
+    per_row = jax.vmap(lambda u, hr, hi: mccc_kernels.scan(u[None], *ja[1:5], hr[None], hi[None],
+                                                          backend="numba")[0][0])(ja[0], *ja[5:])
+    np.testing.assert_array_equal(np.asarray(per_row), want[0])
+    rng = np.random.default_rng(6)
+    g = [rng.standard_normal(want[0].shape).astype(np.float32) for _ in range(2)]
+    _, vjp = jax.vjp(lambda *x: mccc_kernels.scan(*x, backend="numba"), *ja)
+    grads = vjp((jnp.asarray(g[0]), jnp.asarray(g[1])))
+    ref = N.modal_scan_vjp(*args, *g)
+    for name, val in zip(R.GRAD_NAMES, grads, strict=True):
+        np.testing.assert_array_equal(np.asarray(val), ref[name].astype(np.float32))

@@ -10,6 +10,12 @@ grad-compatible and carries a ``jax.custom_vjp`` whose backward is the reverse s
   carried from chunk to chunk by ``lax.scan`` with exact powers ``lambda^(j+1)`` computed from
   the log-eigenvalue.
 
+``backend="numba"`` runs the compiled CPU scan of :mod:`.numba` instead, through
+``jax.pure_callback`` (host arrays; jit- and vmap-compatible, sequential under vmap) with a
+``jax.custom_vjp`` whose backward is that module's VJP: the same results, certified with the
+numba backend (``mccc certify --backend numba``). The default ``"xla"`` keeps everything in XLA
+(any device).
+
 Complex arithmetic runs in complex64 (float32 inputs) or complex128 (float64 inputs, which needs
 ``jax.config.update("jax_enable_x64", True)``). Under ``jax.jit`` tracing only shapes and dtypes
 are validated; call once eagerly to have the values (``|lambda| < 1``, NaN) checked.
@@ -21,11 +27,17 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
+
+from mccc_theory.validation import check_choice
 
 from ._spec import validate_scan
 
-__all__ = ["modal_scan"]
+__all__ = ["modal_scan", "BACKENDS"]
+
+#: ``"xla"``: lax.scan / associative scan; ``"numba"``: the compiled CPU scan by callback
+BACKENDS = ("xla", "numba")
 
 
 def _cdtype(*arrays):
@@ -137,17 +149,62 @@ _scan.defvjp(_scan_fwd, _scan_bwd)
 _scan_jit = jax.jit(_scan, static_argnums=(7, 8, 9))
 
 
+def _host(fn):
+    """A host function of NumPy arrays (ml_dtypes bf16 widened by the callee)."""
+    return lambda *arrays: fn(*(np.asarray(a) for a in arrays))
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(7,))
+def _scan_numba(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all):
+    from . import numba as N
+
+    fd, _ = _cdtype(u, nu, B_re, h0_re)
+    shape = (u.shape[0], u.shape[1], nu.shape[0]) if return_all else (u.shape[0], nu.shape[0])
+    out = jax.ShapeDtypeStruct(shape, fd)
+    fwd = _host(lambda *a: tuple(h.astype(fd) for h in N.modal_scan(*a, return_all=return_all)))
+    return jax.pure_callback(fwd, (out, out), u, nu, theta, B_re, B_im, h0_re, h0_im,
+                             vmap_method="sequential")
+
+
+def _scan_numba_fwd(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all):
+    out = _scan_numba(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all)
+    return out, (u, nu, theta, B_re, B_im, h0_re, h0_im)
+
+
+def _scan_numba_bwd(return_all, res, cot):
+    from . import numba as N
+    from .reference import GRAD_NAMES
+
+    fd, _ = _cdtype(*res[:4], res[5])
+    shapes = tuple(jax.ShapeDtypeStruct(a.shape, fd) for a in res)
+
+    def vjp(*a):
+        g = N.modal_scan_vjp(*a, return_all=return_all)
+        return tuple(np.asarray(g[k], fd) for k in GRAD_NAMES)
+    grads = jax.pure_callback(_host(vjp), shapes, *res, *cot, vmap_method="sequential")
+    return tuple(g.astype(a.dtype) for g, a in zip(grads, res, strict=True))
+
+
+_scan_numba.defvjp(_scan_numba_fwd, _scan_numba_bwd)
+
+
 def modal_scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=True,
-               method="chunked", chunk=16):
+               method="chunked", chunk=16, backend="xla"):
     """Modal scan on JAX arrays; same arguments and results as the torch version.
+
+    ``backend``: ``"xla"`` (default, any device) or ``"numba"`` (the compiled CPU scan through
+    ``jax.pure_callback``; ``method`` and ``chunk`` then only validated, module docstring).
 
     Returns ``(h_re, h_im)``: every state (batch, L, m) or the final one (batch, m), in float64
     if any input is float64 (x64 mode), else float32. Differentiable in every array argument.
     """
     spec = validate_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all,
                          method=method, chunk=chunk)
+    check_choice(backend, "backend", BACKENDS)
     if h0_re is None:
         fd = jnp.float64 if spec.compute == "float64" else jnp.float32
         h0_re = jnp.zeros((spec.batch, spec.m), fd)
         h0_im = jnp.zeros((spec.batch, spec.m), fd)
+    if backend == "numba":
+        return _scan_numba(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all)
     return _scan_jit(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all, method, chunk)
