@@ -35,12 +35,17 @@ def run(args) -> int:
     out = output_file(args.out, "--out", suffixes=(".png", ".svg", ".pdf"))
     json_path = output_file(args.json, "--json") if args.json else None
     comp = compare_measurements(args.measured)
-    print(f"{'model':<16} {'kind':<13} {'measured':>9} {'bound':>9} {'predicted':>9}  status")
+    width = max([len("model")] + [len(r.model) for r in comp.rows])
+    print(f"{'model':<{width}} {'kind':<13} {'measured':>9} {'bound':>9} {'predicted':>9}  status")
     for r in comp.rows:
         pred = "-" if r.prediction is None else f"{r.prediction:9.3g}"
         status = "VIOLATES " + ("lower" if r.bound_kind == "lower" else "upper") + " bound" \
             if r.violates else "ok"
-        print(f"{r.model:<16} {r.kind:<13} {r.measured:9.3g} {r.bound:9.3g} {pred:>9}  {status}")
+        print(f"{r.model:<{width}} {r.kind:<13} {r.measured:9.3g} {r.bound:9.3g} {pred:>9}  "
+              f"{status}")
+    if any(r.kind == "recall" and r.prediction is None for r in comp.rows):
+        print("predicted '-' on a recall row: the row names no 'memory', so there is no "
+              "prediction (see --help)")
     plot_comparison(comp).savefig(out, dpi=110, bbox_inches="tight")
     print(f"plot written to {out}; {len(comp.violations)} of {len(comp.rows)} points violate a "
           "bound")
