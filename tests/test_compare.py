@@ -64,7 +64,9 @@ def test_recall_rows_flag_impossible_recall(tmp_path, capsys):
     assert 0 <= rows[0]["prediction"] <= 1
     assert rows[1]["prediction"] is None  # no memory named: no prediction is made up
     assert out_png.stat().st_size > 0
-    assert "VIOLATES upper bound" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "VIOLATES upper bound" in out
+    assert "the row names no 'memory', so there is no prediction" in out
 
 
 @pytest.mark.parametrize("text, pattern", [
