@@ -24,7 +24,8 @@ def build(ctx: ReportContext) -> Section:
         r = run_theorem(thm, max_examples=8 if ctx.quick else None)
         rows.append([thm.id, thm.statement, r.examples, r.worst_slack, r.status,
                      r.counterexample or ""])
-        sec.summary.append(SummaryRow(f"theorem {thm.id}", f"worst slack {r.worst_slack:.3g}",
+        value = r.status if r.unavailable else f"worst slack {r.worst_slack:.3g}"
+        sec.summary.append(SummaryRow(f"theorem {thm.id}", value,
                                       "holds (slack >= 0)", r.holds))
     sec.add(table_html(["id", "statement", "examples", "worst slack", "status",
                         "counterexample"], rows))
