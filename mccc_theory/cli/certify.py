@@ -68,7 +68,7 @@ def run(args) -> int:
     examples = args.examples if args.examples is not None else \
         (300 if args.profile == "thorough" else 40)
     if examples < 1:
-        raise OrderError(f"--examples: expected a positive number of cases, found {examples}")
+        raise OrderError(f"--examples: expected an integer >= 1, found {examples}")
     if args.out is not None:
         output_dir(args.out, "--out")
     json_path = output_file(args.json, "--json") if args.json else None

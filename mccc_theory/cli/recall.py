@@ -231,7 +231,7 @@ def _check_options(args):
 
     for option, value in (("--trials", args.trials), ("--workers", args.workers)):
         if value is not None and value < 1:
-            raise OrderError(f"{option}: expected a positive integer, found {value}")
+            raise OrderError(f"{option}: expected an integer >= 1, found {value}")
     if not 0 < args.alpha < 1:
         raise OrderError(f"--alpha: expected a false-alarm probability in (0, 1), found "
                          f"{args.alpha:g}")

@@ -37,8 +37,7 @@ def run(args) -> int:
     output_dir(args.out, "--out")
     json_path = output_file(args.json, "--json") if args.json else None
     if args.workers is not None and args.workers < 1:
-        raise OrderError(f"--workers: expected a positive number of processes, found "
-                         f"{args.workers}")
+        raise OrderError(f"--workers: expected an integer >= 1, found {args.workers}")
     for name in args.only or ():
         if name not in SECTIONS:
             raise MethodError(f"--only: unknown section {name!r}; choose from {', '.join(SECTIONS)}")
