@@ -156,7 +156,9 @@ def s4d_inv(m: int) -> np.ndarray:
     """S4D-Inv continuous-time eigenvalues ``-1/2 + i (m/pi)(m/(2n+1) - 1)``, n = 0..m-1."""
     m = check_positive_int(m, "m")
     n = np.arange(m)
-    return -0.5 + 1j * (m / np.pi) * (m / (2 * n + 1) - 1)
+    # m / (2n + 1) - 1 as (m - 2n - 1) / (2n + 1): the integer numerator is exact, so no
+    # cancellation near 2n + 1 = m (the published form loses log10(m) digits there)
+    return -0.5 + 1j * (m / np.pi) * ((m - 2 * n - 1) / (2 * n + 1))
 
 
 def s4d_real(m: int) -> np.ndarray:

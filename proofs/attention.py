@@ -16,6 +16,8 @@ from mccc_theory.attention import (
     cross_attention,
     fir_hankel_singular_values,
     fit_modal,
+    read_once_lower_bounds,
+    streaming_bounds,
 )
 from mccc_theory.attention.strategies import exponential_sums, lookups, weight_families
 from mccc_theory.gramians import controllability_gramian, gramian_factor, readout_gramian
@@ -180,19 +182,23 @@ def _best_readout(W: np.ndarray, K: np.ndarray) -> np.ndarray:
 def _t2_lower_bound(example):
     (_, W), m, seed = example
     N = W.shape[1]
-    m = min(m, N)
+    # wrap m below the rank (W has only Q <= 3 rows): with m >= rank both bounds are 0 and
+    # cannot tell a right bound from a wrong one
     sv = np.linalg.svd(W, compute_uv=False)
-    lo2 = sv[m] if m < sv.size else 0.0
-    loF = np.sqrt(np.sum(sv[m:] ** 2))
+    rank = int(np.sum(sv > (W.shape[0] + N) * EPS * sv[0]))
+    m = 1 + (m - 1) % max(rank - 1, 1)
+    # the toolkit's bounds (what fit_modal and the report print) ...
+    lo2, loF = read_once_lower_bounds(W, m)
     W_hat = _best_readout(W, _real_mode_basis(np.random.default_rng(seed), m, N))
     e2, eF = np.linalg.norm(W - W_hat, 2), np.linalg.norm(W - W_hat)
+    # ... attained by the truncated SVD, computed here independently
     U, S, Vh = np.linalg.svd(W, full_matrices=False)
     W_opt = (U[:, :m] * S[:m]) @ Vh[:m]
     o2, oF = np.linalg.norm(W - W_opt, 2), np.linalg.norm(W - W_opt)
     # Norms of computed differences carry ~ (Q + N) eps sigma_1 rounding; factor 8.
-    tol = 8 * (W.shape[0] + N) * EPS * sv[0]
+    tol = 8 * (W.shape[0] + N) * EPS * S[0]
     # Lower bounds: slack in units of the rounding tolerance (>= 0 iff error >= bound - tol);
-    # attainment: 1 - deviation / tol.
+    # attainment: 1 - deviation / tol (a bound set too low or too high fails one of them).
     slacks = [(e2 - lo2) / tol + 1, (eF - loF) / tol + 1,
               1 - abs(o2 - lo2) / tol, 1 - abs(oF - loF) / tol]
     return min(slacks)
@@ -256,6 +262,8 @@ def _t4_incompressible(example):
     (L, W), m, seed = example
     N = W.shape[1]
     m = min(m, L)
+    # the toolkit's streaming lower bound sigma^H_{m+1} of the FIR system: 1 for a lookup
+    bound, _ = streaming_bounds(fir_hankel_singular_values(W), m)
     rng = np.random.default_rng(seed)
     T = N + L + 1
     K = _real_mode_basis(rng, m, T)  # the memory's impulse responses extend past N
@@ -268,9 +276,11 @@ def _t4_incompressible(example):
     # norm is >= sigma_{m+1}(J) = 1, and a section's norm is <= the operator's.
     Hs = e[np.arange(L + 1)[:, None] + np.arange(L + 1)[None, :]]
     norm = np.linalg.norm(Hs, 2)
-    # Rounding of the section's entries and its norm: ~(L+1) eps (1 + max|g|); factor 8.
+    # Rounding of the section's entries and its norm: ~(L+1) eps (1 + max|g|); factor 8; the
+    # bound's own SVD: N eps.
     tol = 8 * (L + 1) * EPS * (1 + np.max(np.abs(g)))
-    return (norm - 1 + tol) / 1.0
+    # the memory's error is >= the bound, and the bound is the 100% of T4 (not a looser value)
+    return min((norm - bound + tol) / 1.0, 1 - abs(bound - 1.0) / (8 * N * EPS))
 
 
 # --------------------------------------------------------------------------------------------
