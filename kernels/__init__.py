@@ -4,7 +4,8 @@ Three operations, each in ``reference`` (NumPy, the oracle), ``jax`` and ``torch
 and the readout also in ``triton``):
 
 * :func:`scan` -- the modal scan ``h_t = lambda h_{t-1} + B u_t`` with
-  ``lambda = exp(-exp(nu) + i theta)``, all states or the final one, optional initial state;
+  ``lambda = exp(-exp(nu) + i theta)``, all states or the final one, optional initial state,
+  packed sequences (``cu_seqlens``);
 * :func:`encode` -- the MCCC memory's final state ``H = Lambda^n H0 + sum_t (b_t *
   lambda^(e_t)) v_t^T`` as one contraction over the source (mask, packed sequences);
 * :func:`readout` -- the query-dependent mix of modes ``y(q) = Re(c(q)^T H)`` (linear, or
@@ -46,10 +47,12 @@ def _kind(x) -> str:
 
 
 def scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=True,
-         method="chunked", chunk=16, backend="auto"):
+         method="chunked", chunk=16, backend="auto", cu_seqlens=None):
     """Modal scan on NumPy, JAX or torch inputs; see ``modal_scan.reference``.
 
-    Returns ``(h_re, h_im)``: all states (batch, L, m) or the final state (batch, m).
+    Returns ``(h_re, h_im)``: all states (batch, L, m) or the final state (batch, m). Packed
+    sequences (``cu_seqlens`` (n_seq + 1,) offsets into ``u`` (1, total, p)): the state
+    restarts at each boundary; all states (1, total, m) or the final ones (n_seq, m).
     ``backend`` for torch tensors: ``"auto"``, ``"torch"``, ``"triton"``, ``"numba"`` (the rule
     of :func:`select_backend`). For NumPy arrays: ``"auto"`` runs the compiled numba scan when
     numba imports (results in the compute dtype), else the reference; ``"numba"`` insists on
@@ -60,13 +63,23 @@ def scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=True,
     if kind == "torch":
         from .modal_scan.torch import modal_scan
         return modal_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all,
-                          method=method, chunk=chunk, backend=backend)
+                          method=method, chunk=chunk, backend=backend, cu_seqlens=cu_seqlens)
     if kind == "jax":
         from .modal_scan.jax import modal_scan
         check_choice(backend, "backend", ("auto", "xla", "numba"))
         return modal_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all,
-                          method=method, chunk=chunk, backend="xla" if backend == "auto" else backend)
+                          method=method, chunk=chunk, cu_seqlens=cu_seqlens,
+                          backend="xla" if backend == "auto" else backend)
     check_choice(backend, "backend", ("auto", "numba", "reference"))
+    if cu_seqlens is not None and backend != "reference":
+        from ._common import scan_packed
+        from .modal_scan import validate_scan
+        spec = validate_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all,
+                             method=method, chunk=chunk, cu_seqlens=cu_seqlens)
+        return scan_packed(
+            lambda up, a, b: scan(up, nu, theta, B_re, B_im, a, b, method=method, chunk=chunk,
+                                  backend=backend),
+            u, h0_re, h0_im, spec.cu, return_all, lambda x: x)
     if backend != "reference":
         try:
             from .modal_scan.numba import modal_scan
@@ -79,7 +92,8 @@ def scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=True,
             return modal_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all,
                               method=method, chunk=chunk)
     from .modal_scan.reference import modal_scan
-    return modal_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all)
+    return modal_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all,
+                      cu_seqlens=cu_seqlens)
 
 
 def encode(v, nu, theta, b_re, b_im, h0_re=None, h0_im=None, *, mask=None, cu_seqlens=None,

@@ -41,7 +41,7 @@ from mccc_theory.errors import (
 __all__ = [
     "NonContiguousError", "Spec", "check_planes", "resolve_dtype", "check_params",
     "unit_roundoff", "to_float64", "INPUT_DTYPES", "PARAM_DTYPES", "checks", "checks_enabled",
-    "check_values", "check_cu_seqlens", "packed_layout",
+    "check_values", "check_cu_seqlens", "packed_layout", "scan_packed",
 ]
 
 _CHECKS = {"on": os.environ.get("MCCC_KERNEL_CHECKS", "1").strip().lower()
@@ -320,6 +320,35 @@ def check_chunk(chunk) -> int:
             or (chunk & (chunk - 1)):
         raise MethodError(f"chunk: expected a power of two >= 1, found {chunk!r}")
     return int(chunk)
+
+
+def scan_packed(inner, u, h0_re, h0_im, cu: np.ndarray, return_all: bool, to):
+    """The scan of packed sequences through ``inner``, a batched all-states scan.
+
+    The sequences of ``u`` (1, total, p) are gathered exactly into a right-padded batch
+    (n_seq, max_len, p) with zeros after each end (states before a sequence's end do not depend
+    on what follows it), ``inner(u_padded, h0_re, h0_im)`` returns every state, and the states
+    of the real tokens are gathered back: (1, total, m) for ``return_all``, else each
+    sequence's last state (n_seq, m), which is ``h0`` (or 0) for an empty sequence. ``to``
+    turns a NumPy array into the backend's array; gradients flow through the gathers.
+    """
+    index, valid, lengths = packed_layout(cu)
+    n, width = valid.shape
+    h_re, h_im = inner(u[0][to(index)] * to(valid)[..., None], h0_re, h0_im)
+    m = h_re.shape[-1]
+    h_re, h_im = h_re.reshape(n * width, m), h_im.reshape(n * width, m)
+    if return_all:
+        flat = to(np.flatnonzero(valid.ravel()))
+        return h_re[flat][None], h_im[flat][None]
+    last = to(np.arange(n) * width + np.maximum(lengths - 1, 0))
+    f_re, f_im = h_re[last], h_im[last]
+    if np.any(lengths == 0):  # an empty sequence's final state is its initial state
+        keep = to(lengths > 0)[:, None]
+        f_re, f_im = f_re * keep, f_im * keep
+        if h0_re is not None:
+            drop = to(lengths == 0)[:, None]
+            f_re, f_im = f_re + h0_re * drop, f_im + h0_im * drop
+    return f_re, f_im
 
 
 class Spec:

@@ -9,9 +9,11 @@ from .._common import (
     INPUT_DTYPES,
     Spec,
     check_chunk,
+    check_cu_seqlens,
     check_params,
     check_planes,
     check_tensor,
+    check_values,
     resolve_dtype,
 )
 
@@ -19,11 +21,12 @@ METHODS = ("sequential", "chunked")
 
 
 def validate_scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=True,
-                  method="sequential", chunk=16) -> Spec:
+                  method="sequential", chunk=16, cu_seqlens=None) -> Spec:
     """Check one modal-scan call; return its sizes and compute dtype.
 
     Shapes: ``u`` (batch, L, p); ``nu``, ``theta`` (m,); ``B_re``, ``B_im`` (m, p);
-    ``h0_re``, ``h0_im`` (batch, m) or both ``None``.
+    ``h0_re``, ``h0_im`` (batch, m) or both ``None``. With ``cu_seqlens`` (n_seq + 1,) offsets:
+    ``u`` (1, total, p) holds the sequences end to end and ``h0`` is (n_seq, m).
     """
     du = check_tensor(u, "u", ndim=3, allowed=INPUT_DTYPES)
     batch, L, p = (int(s) for s in u.shape)
@@ -31,11 +34,18 @@ def validate_scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_al
         raise EmptyInputError(f"u: expected non-empty (batch, L, p), found {tuple(u.shape)}")
     dB = check_planes(B_re, B_im, "B", (None, p))
     m = int(B_re.shape[0])
+    n_out, cu = batch, None
+    if cu_seqlens is not None:
+        if batch != 1:
+            raise ShapeError(f"u: with cu_seqlens the sequences are packed on axis 1 of a batch "
+                             f"of 1, shape (1, total, p); found {tuple(u.shape)}")
+        cu = check_cu_seqlens(cu_seqlens, L, packed="u")
+        n_out = len(cu) - 1
     if (h0_re is None) != (h0_im is None):
         raise ShapeError("h0_re, h0_im: give both planes of the initial state or neither")
     names = [du, dB]
     if h0_re is not None:
-        names.append(check_planes(h0_re, h0_im, "h0", (batch, m)))
+        names.append(check_planes(h0_re, h0_im, "h0", (n_out, m)))
     dn = check_params(nu, theta)
     names.append(dn)
     compute = resolve_dtype(*names)
@@ -46,5 +56,7 @@ def validate_scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_al
         raise ShapeError(f"return_all: expected a bool, found {return_all!r}")
     check_choice(method, "method", METHODS)
     chunk = check_chunk(chunk)
+    for x, name in ((u, "u"), (B_re, "B_re"), (B_im, "B_im"), (h0_re, "h0_re"), (h0_im, "h0_im")):
+        check_values(x, name)
     return Spec(batch=batch, L=L, p=p, m=m, compute=compute, input_dtype=du, has_h0=h0_re is
-                not None, return_all=return_all, method=method, chunk=chunk)
+                not None, return_all=return_all, method=method, chunk=chunk, cu=cu, n_out=n_out)

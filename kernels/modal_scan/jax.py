@@ -189,8 +189,9 @@ _scan_numba.defvjp(_scan_numba_fwd, _scan_numba_bwd)
 
 
 def modal_scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=True,
-               method="chunked", chunk=16, backend="xla"):
-    """Modal scan on JAX arrays; same arguments and results as the torch version.
+               method="chunked", chunk=16, backend="xla", cu_seqlens=None):
+    """Modal scan on JAX arrays; same arguments and results as the torch version (packed
+    sequences: ``cu_seqlens`` must be concrete, its values define the layout).
 
     ``backend``: ``"xla"`` (default, any device) or ``"numba"`` (the compiled CPU scan through
     ``jax.pure_callback``; ``method`` and ``chunk`` then only validated, module docstring).
@@ -199,12 +200,20 @@ def modal_scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=T
     if any input is float64 (x64 mode), else float32. Differentiable in every array argument.
     """
     spec = validate_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all,
-                         method=method, chunk=chunk)
+                         method=method, chunk=chunk, cu_seqlens=cu_seqlens)
     check_choice(backend, "backend", BACKENDS)
     if h0_re is None:
         fd = jnp.float64 if spec.compute == "float64" else jnp.float32
-        h0_re = jnp.zeros((spec.batch, spec.m), fd)
-        h0_im = jnp.zeros((spec.batch, spec.m), fd)
-    if backend == "numba":
-        return _scan_numba(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all)
-    return _scan_jit(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all, method, chunk)
+        h0_re = jnp.zeros((spec.n_out, spec.m), fd)
+        h0_im = jnp.zeros((spec.n_out, spec.m), fd)
+
+    def run(u, h0_re, h0_im, return_all):
+        if backend == "numba":
+            return _scan_numba(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all)
+        return _scan_jit(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all, method, chunk)
+
+    if spec.cu is not None:
+        from .._common import scan_packed
+        return scan_packed(lambda up, a, b: run(up, a, b, True), u, h0_re, h0_im, spec.cu,
+                           return_all, jnp.asarray)
+    return run(u, h0_re, h0_im, return_all)

@@ -73,13 +73,26 @@ def _states(u, lam, B, h0):
     return H
 
 
-def modal_scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=True):
+def modal_scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=True,
+               cu_seqlens=None):
     """Reference modal scan; returns float64 planes ``(h_re, h_im)``.
 
     Shapes as in :func:`mccc_kernels.modal_scan.validate_scan`: all states (batch, L, m) or the
-    final state (batch, m).
+    final state (batch, m). With ``cu_seqlens`` (packed sequences in ``u`` (1, total, p)) each
+    sequence is scanned on its own from its ``h0`` row: all states (1, total, m) or the final
+    states (n_seq, m).
     """
-    validate_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all)
+    spec = validate_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all,
+                         cu_seqlens=cu_seqlens)
+    if spec.cu is not None:
+        uu, lam, B, _ = _inputs(u, nu, theta, B_re, B_im, None, None)
+        h0 = np.zeros((spec.n_out, spec.m), np.complex128) if h0_re is None \
+            else to_float64(h0_re) + 1j * to_float64(h0_im)
+        seqs = [_states(uu[:, a:z], lam, B, h0[s:s + 1])[0]
+                for s, (a, z) in enumerate(zip(spec.cu[:-1], spec.cu[1:], strict=True))]
+        out = np.concatenate([H[1:] for H in seqs])[None] if return_all \
+            else np.stack([H[-1] for H in seqs])
+        return np.ascontiguousarray(out.real), np.ascontiguousarray(out.imag)
     u, lam, B, h0 = _inputs(u, nu, theta, B_re, B_im, h0_re, h0_im)
     H = _states(u, lam, B, h0)
     out = H[:, 1:] if return_all else H[:, -1]

@@ -290,7 +290,7 @@ class ModalScanFunction(torch.autograd.Function):
 
 
 def modal_scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=True,
-               method="chunked", chunk=16, backend="auto"):
+               method="chunked", chunk=16, backend="auto", cu_seqlens=None):
     """Modal scan on torch tensors; differentiable in every tensor argument.
 
     Parameters
@@ -303,12 +303,16 @@ def modal_scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=T
     method : ``"chunked"`` (default) or ``"sequential"``; chunk : power of two (the numba
         backend always runs the sequential recurrence, see :mod:`.numba`)
     backend : ``"auto"``, ``"torch"``, ``"triton"`` or ``"numba"`` (see :func:`select_backend`)
+    cu_seqlens : (n_seq + 1,) int offsets of packed sequences in ``u`` (1, total, p), the
+        flash-attention varlen convention; the state restarts (from its ``h0`` row, shape
+        (n_seq, m), or 0) at each boundary. Returns (1, total, m) or (n_seq, m). The sequences
+        are gathered exactly into a right-padded batch and back (memory n_seq * max_len).
 
     Returns ``(h_re, h_im)`` in the compute dtype (float64 if any input is, else float32).
     Every check runs before any kernel launches.
     """
-    validate_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all,
-                  method=method, chunk=chunk)
+    spec = validate_scan(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all=return_all,
+                         method=method, chunk=chunk, cu_seqlens=cu_seqlens)
     tensors = [t for t in (u, nu, theta, B_re, B_im, h0_re, h0_im) if t is not None]
     devices = {t.device for t in tensors}
     if len(devices) != 1:
@@ -316,5 +320,11 @@ def modal_scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_all=T
         raise ShapeError(f"expected every tensor on one device, found {sorted(map(str, devices))}")
     name = select_backend(u.device, backend)
     _LAST["backend"] = name
+    if spec.cu is not None:
+        from .._common import scan_packed
+        return scan_packed(
+            lambda up, a, b: ModalScanFunction.apply(up, nu, theta, B_re, B_im, a, b, True,
+                                                     method, chunk, name),
+            u, h0_re, h0_im, spec.cu, return_all, lambda x: torch.as_tensor(x, device=u.device))
     return ModalScanFunction.apply(u, nu, theta, B_re, B_im, h0_re, h0_im, return_all, method,
                                    chunk, name)
