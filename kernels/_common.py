@@ -44,8 +44,12 @@ __all__ = [
     "check_values", "check_cu_seqlens", "packed_layout", "scan_packed",
 ]
 
-_CHECKS = {"on": os.environ.get("MCCC_KERNEL_CHECKS", "1").strip().lower()
-           not in ("0", "false", "off", "no")}
+def _env_default(value: str) -> bool:
+    """``MCCC_KERNEL_CHECKS``: 0/false/off/no switch the value checks off by default."""
+    return value.strip().lower() not in ("0", "false", "off", "no")
+
+
+_CHECKS = {"on": _env_default(os.environ.get("MCCC_KERNEL_CHECKS", "1"))}
 
 
 def checks_enabled() -> bool:
@@ -105,8 +109,12 @@ def check_values(x, name: str) -> None:
         if bool(torch.isfinite(x).all()):
             return
     elif mod.startswith("jax"):
+        import jax
         import jax.numpy as jnp
-        if bool(jnp.isfinite(x).all()):
+        try:
+            if bool(jnp.isfinite(x).all()):
+                return
+        except jax.errors.ConcretizationTypeError:  # a concrete array inside a jax.jit trace
             return
     arr = _to_numpy(x)
     bad = ~np.isfinite(arr.astype(np.float64))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from mccc_theory.errors import EmptyInputError, ShapeError
 from mccc_theory.validation import check_choice
 
-from .._common import INPUT_DTYPES, Spec, check_planes, check_tensor, resolve_dtype
+from .._common import INPUT_DTYPES, Spec, check_planes, check_tensor, check_values, resolve_dtype
 
 MIXES = ("linear", "softmax")
 
@@ -46,5 +46,8 @@ def validate_readout(H_re, H_im, C_re, C_im=None, *, mix="linear", g_re=None, g_
     if 0 in (batch, m, d_v, Q):
         raise EmptyInputError(f"expected non-empty batch, modes, values and queries, found "
                               f"batch={batch}, m={m}, d_v={d_v}, Q={Q}")
+    for x, name in ((H_re, "H_re"), (H_im, "H_im"), (C_re, "C_re"), (C_im, "C_im"),
+                    (g_re, "g_re"), (g_im, "g_im")):
+        check_values(x, name)
     return Spec(batch=batch, m=m, d_v=d_v, Q=Q, mix=mix, compute=resolve_dtype(*names),
                 has_gain=g_re is not None)
