@@ -48,7 +48,7 @@ def _to_np(x):
 
 
 BACKENDS = [("numpy", "reference"), ("numpy", "numba"), ("torch", "torch"), ("torch", "numba"),
-            ("torch", "triton"), ("jax", None)]
+            ("torch", "triton"), ("jax", "xla"), ("jax", "numba")]
 
 
 @pytest.mark.parametrize("kind,backend", BACKENDS, ids=[f"{k}-{b}" for k, b in BACKENDS])
@@ -58,19 +58,18 @@ def test_packed_equals_per_sequence(kind, backend, return_all):
         pytest.skip(available_backends()[backend])
     rng = np.random.default_rng(0)
     cu, args = _data(rng, h0=return_all)  # all states without h0, final states with it
-    kw = {"method": "chunked", "chunk": 4}
+    kw = {"method": "chunked", "chunk": 4, "backend": backend}
     if kind == "jax":
         jax = pytest.importorskip("jax")
         ctx, conv = jax.enable_x64(True), jax.numpy.asarray
     else:
         import contextlib
         ctx, conv = contextlib.nullcontext(), (torch.as_tensor if kind == "torch" else np.asarray)
-        kw["backend"] = backend
     with ctx:
         packed = scan(*(None if a is None else conv(a) for a in args), return_all=return_all,
                       cu_seqlens=cu, **kw)
         if kind == "jax":  # JAX compiles once per shape: its per-sequence side is the oracle
-            ref = _per_sequence(np.asarray, cu, args, return_all, **kw, backend="reference")
+            ref = _per_sequence(np.asarray, cu, args, return_all, **{**kw, "backend": "reference"})
         else:
             ref = _per_sequence(conv, cu, args, return_all, **kw)
     for k in range(2):
