@@ -1,0 +1,154 @@
+"""Sweeps of trained memories: cells in, measured against bound and prediction out.
+
+A *cell* is the dict of a :class:`~mccc_theory.training.trainer.TrainSpec`; :func:`run_cell`
+is a pure function ``cell -> result dict`` (deterministic from the cell's seed, no shared
+state), so any executor can map it over cells (``map(run_cell, cells)`` here; a distributed
+engine in issue 14). :func:`bound_rows` attaches to every result the toolkit's bound:
+
+* Schlag tasks (loss, lower bound): the rank bound ``0.5 max(0, 1 - d_dot/S)`` (half of
+  :func:`mccc_theory.capacity.bounds.linear_memory_mse_bound`): for one written sequence the
+  S x S matrix of readouts of a memory whose readouts span at most ``d_dot`` dimensions
+  (:func:`~mccc_theory.training.memories.rank_cap`) is at Frobenius distance at least
+  ``sqrt(S - d_dot)`` from the permutation of one-hot targets (Eckart-Young), and the loss is
+  ``0.5 |Y - P|_F^2 / S``. It binds every sequence of setting 1 and hence every mean. Setting 2
+  (repeated keys) queries only the distinct keys; the bound there uses their number and is
+  not reported (``None``).
+* Recall (accuracy, upper bound): Fano's inequality for the state's bits
+  (:func:`mccc_theory.compare.fano_recall_bound`): the decoder sees the keys (independent of
+  the values) and the state only, a float32 scalar carries at most 32 bits, and the N values
+  are distinct draws from ``V' = V - V/2`` tokens, whose entropy ``log2(V'!/(V'-N)!)`` is
+  ``N log2 V'`` minus a deficit credited to the state's bits. Softmax attention keeps every
+  write (its "state" grows with N) and is checked the same way. The conditional-Gaussian
+  prediction (:func:`mccc_theory.capacity.predict_recall`, distinct values) is attached to the
+  identity-feature linear memory, the only one it models (random keys, untrained: a trained
+  memory may beat it).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from ..capacity.bounds import linear_memory_mse_bound
+from ..compare import fano_recall_bound
+from .memories import rank_cap, state_scalars
+from .trainer import TrainSpec, train
+
+__all__ = ["run_cell", "run_sweep", "bound_rows", "sweep_cells", "MUST_SHOW", "FLOAT_BITS"]
+
+FLOAT_BITS = 32  # training runs in float32: at most 2^32 distinct values per state scalar
+
+# Issue 13's must-show cells (Schlag setting 1, published optimisation, seed 0); DPFP-1 is
+# capped at 8000 steps (the published run at S = 120 reached its best at 4800 of 7000 steps)
+# to fit a 2-core machine: a DPFP-1 step at S = 160 costs about 0.3 s here.
+MUST_SHOW = ([dict(task="schlag1", memory="elu+1", size=S) for S in (40, 60, 80, 120)]
+             + [dict(task="schlag1", memory="dpfp1", size=S, max_steps=8000)
+                for S in (80, 120, 160)])
+
+
+def sweep_cells(quick: bool = False, seed: int = 0) -> list[dict]:
+    """The cells of ``mccc train --sweep`` (``quick``: the report's seconds-sized cells).
+
+    Full: :data:`MUST_SHOW`; softmax and the MCCC layer at S = 40 and 80 (setting 1); the
+    delta rule on setting 2 at S = 20 and 40; recall with N = 4 and 8 pairs (V = 64, d_model 32)
+    for softmax, elu+1, dpfp1, delta and mccc; and state-size series for the Fano plot (N = 16,
+    V = 128: elu+1 with d_key in {2, 4, 8} and mccc with m in {1, 2, 4}, d_model 8).
+    """
+    if quick:
+        cells = [dict(task="schlag1", memory="elu+1", size=16, max_steps=400, eval_every=50),
+                 dict(task="schlag1", memory="softmax", size=16, max_steps=400, eval_every=50),
+                 dict(task="recall", memory="softmax", size=4, vocab_size=32, d_model=16,
+                      d_key=16, max_steps=600, eval_every=100),
+                 dict(task="recall", memory="elu+1", size=4, vocab_size=32, d_model=16,
+                      d_key=4, max_steps=600, eval_every=100)]
+    else:
+        cells = list(MUST_SHOW)
+        cells += [dict(task="schlag1", memory=m, size=S) for m in ("softmax", "mccc")
+                  for S in (40, 80)]
+        cells += [dict(task="schlag2", memory="delta", size=S) for S in (20, 40)]
+        small = dict(vocab_size=64, d_model=32, d_key=32, n_modes=16, max_steps=20_000)
+        cells += [dict(task="recall", memory=m, size=N, **small)
+                  for N in (4, 8) for m in ("softmax", "elu+1", "dpfp1", "delta", "mccc")]
+        series = dict(task="recall", size=16, vocab_size=128, d_model=8, max_steps=20_000)
+        cells += [dict(memory="elu+1", d_key=k, **series) for k in (2, 4, 8)]
+        cells += [dict(memory="mccc", n_modes=m, **series) for m in (1, 2, 4)]
+    return [TrainSpec.from_dict(dict(c, seed=seed)).to_dict() for c in cells]
+
+
+def run_cell(cell: dict, *, progress: bool = False) -> dict:
+    """Train one cell (a :class:`TrainSpec` dict) and return its result as a JSON-able dict.
+
+    Pure and deterministic from ``cell["seed"]`` (on CPU, for a fixed thread count): the
+    result holds the spec, the best evaluation, the held-out test of the best model, the
+    evaluation log, the steps, the wall time and why training stopped.
+    """
+    import torch
+
+    spec = TrainSpec.from_dict(cell)
+    t0 = time.perf_counter()
+    res = train(spec, progress=progress)
+    out = res.to_json()
+    out["threads"] = torch.get_num_threads()
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def run_sweep(cells: list[dict], *, executor=map, progress=None) -> list[dict]:
+    """``list(executor(run_cell, cells))``; ``progress(result)`` after each finished cell."""
+    results = []
+    for r in executor(run_cell, cells):
+        results.append(r)
+        if progress is not None:
+            progress(r)
+    return results
+
+
+def _fano(spec: TrainSpec, scalars: int) -> float:
+    Vp = spec.vocab_size - spec.vocab_size // 2
+    N = spec.size
+    # log2(V'^N) - log2(V'!/(V'-N)!): entropy the distinct draws lack, credited to the state
+    deficit = N * math.log2(Vp) - (math.lgamma(Vp + 1) - math.lgamma(Vp - N + 1)) / math.log(2)
+    return fano_recall_bound(scalars * FLOAT_BITS + deficit, N, Vp)
+
+
+def bound_rows(results: list[dict]) -> list[dict]:
+    """One row per result: measured, bound (kind and value), prediction, measured/bound.
+
+    Schlag rows: ``measured`` = best evaluation loss (the published statistic), lower bound
+    ``0.5 max(0, 1 - d_dot/S)``; ``ok`` when measured >= bound (to the float32 rounding of the
+    loss, 1e-6 relative). Recall rows: ``measured`` = held-out test accuracy of the best model,
+    Fano upper bound; ``ok`` when measured <= bound.
+    """
+    from ..capacity import predict_recall
+
+    rows = []
+    for r in results:
+        spec = TrainSpec.from_dict(r["spec"])
+        d_dot = rank_cap(spec.memory, spec.d_key, spec.n_modes)
+        row = dict(task=spec.task, memory=spec.memory, size=spec.size, d_key=spec.d_key,
+                   n_modes=spec.n_modes, d_dot=d_dot, steps=r["steps"], seconds=r["seconds"],
+                   stopped=r["stopped"], prediction=None)
+        if spec.task == "recall":
+            d_v = spec.d_model
+            scalars = state_scalars(spec.memory, spec.d_key, d_v, spec.n_modes, 2 * spec.size)
+            bound = _fano(spec, scalars)
+            measured = r["test_accuracy"]
+            if spec.memory == "linear":
+                row["prediction"] = float(predict_recall("linear", spec.d_key, spec.size,
+                                                         spec.vocab_size - spec.vocab_size // 2,
+                                                         d_v=max(d_v, 2), distinct=True))
+            row.update(metric="accuracy", measured=measured, bound=bound, bound_kind="upper",
+                       state_scalars=scalars, state_bits=scalars * FLOAT_BITS,
+                       ok=measured <= bound * (1 + 1e-9),
+                       ratio=measured / bound if bound > 0 else None)
+        else:
+            measured = r["best_eval_loss"]
+            bound = (0.5 * linear_memory_mse_bound(d_dot, spec.size)
+                     if d_dot is not None and spec.task == "schlag1" else None)
+            if d_dot is None and spec.task == "schlag1":
+                bound = 0.0
+            row.update(metric="loss", measured=measured, bound=bound, bound_kind="lower",
+                       ok=True if bound is None else measured >= bound * (1 - 1e-6),
+                       ratio=(measured / bound) if bound else None)
+        rows.append(row)
+    return rows
