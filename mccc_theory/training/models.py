@@ -9,8 +9,9 @@ table of width ``e = int(1.1 * 2 S)`` (initialised N(0, 1)); values are fixed on
 :class:`RecallModel` is the cross-conditioning model of the MQAR task: tokens embed by a learned
 table (width ``d_model``); the encoder adds a learned short convolution (each token also sees
 its predecessor, zoology's short-conv role that puts a key next to its value), ``h_t = E x_t +
-W_s E x_{t-1}``; the memory writes ``(h_t, W_v h_t)`` and reads at the decoder's query tokens
-``E q``; a linear head scores the ``V - V/2`` value tokens (cross-entropy; accuracy = argmax).
+W_s E x_{t-1}``; the memory writes ``(h_t, W_v h_t)`` (values of width ``d_value``) and reads
+at the decoder's query tokens ``E q``; a linear head scores the ``V - V/2`` value tokens
+(cross-entropy; accuracy = argmax).
 
 ``forward`` returns ``(loss, per_query_loss, correct)``: the mean loss over the valid queries,
 the per-query loss (B, Q) and the per-query correctness (B, Q).
@@ -53,14 +54,14 @@ class RecallModel(nn.Module):
     """MQAR cross-conditioning model (module docstring)."""
 
     def __init__(self, vocab_size: int, n_values: int, memory: str, *, d_model: int = 64,
-                 d_key: int = 64, n_modes: int = 32):
+                 d_value: int | None = None, d_key: int = 64, n_modes: int = 32):
         super().__init__()
+        d_v = d_model if d_value is None else d_value
         self.embed = nn.Embedding(vocab_size, d_model)
         self.conv = nn.Linear(d_model, d_model, bias=False)
-        self.value = nn.Linear(d_model, d_model, bias=False)
-        self.memory = make_memory(memory, d_model, d_model, d_model, d_key=d_key,
-                                  n_modes=n_modes)
-        self.head = nn.Linear(d_model, n_values)
+        self.value = nn.Linear(d_model, d_v, bias=False)
+        self.memory = make_memory(memory, d_model, d_model, d_v, d_key=d_key, n_modes=n_modes)
+        self.head = nn.Linear(d_v, n_values)
 
     def forward(self, context, queries, answers, mask=None):
         e = self.embed(context)

@@ -49,29 +49,35 @@ MUST_SHOW = ([dict(task="schlag1", memory="elu+1", size=S) for S in (40, 60, 80,
 def sweep_cells(quick: bool = False, seed: int = 0) -> list[dict]:
     """The cells of ``mccc train --sweep`` (``quick``: the report's seconds-sized cells).
 
-    Full: :data:`MUST_SHOW`; softmax and the MCCC layer at S = 40 and 80 (setting 1); the
-    delta rule on setting 2 at S = 20 and 40; recall with N = 4 and 8 pairs (V = 64, d_model 32)
-    for softmax, elu+1, dpfp1, delta and mccc; and state-size series for the Fano plot (N = 16,
-    V = 128: elu+1 with d_key in {2, 4, 8} and mccc with m in {1, 2, 4}, d_model 8).
+    Full: :data:`MUST_SHOW`; softmax at S = 40 and 80 and the MCCC layer (8 modes, d_dot = 17)
+    at S = 20 on setting 1; the delta rule and elu+1 on setting 2 at S = 20; recall with N = 4
+    and 8 pairs (V = 64, d_model = d_key = 32, 16 modes) for softmax, elu+1 and mccc, and
+    dpfp1 and delta at N = 4; and state-size series for the Fano plot (N = 16, V = 128,
+    d_model = 16, one feature or one mode, d_value in {1, 2, 4}: 64 to 256 state bits against
+    the 94 bits of the values). Cells other than :data:`MUST_SHOW` are capped at 500-1500 steps
+    (a 2-core machine).
     """
     if quick:
-        cells = [dict(task="schlag1", memory="elu+1", size=16, max_steps=400, eval_every=50),
-                 dict(task="schlag1", memory="softmax", size=16, max_steps=400, eval_every=50),
+        cells = [dict(task="schlag1", memory="elu+1", size=16, max_steps=300, eval_every=50),
+                 dict(task="schlag1", memory="softmax", size=16, max_steps=300, eval_every=50),
                  dict(task="recall", memory="softmax", size=4, vocab_size=32, d_model=16,
-                      d_key=16, max_steps=600, eval_every=100),
+                      d_key=16, max_steps=400, eval_every=100),
                  dict(task="recall", memory="elu+1", size=4, vocab_size=32, d_model=16,
-                      d_key=4, max_steps=600, eval_every=100)]
+                      d_key=2, max_steps=400, eval_every=100)]
     else:
         cells = list(MUST_SHOW)
-        cells += [dict(task="schlag1", memory=m, size=S) for m in ("softmax", "mccc")
-                  for S in (40, 80)]
-        cells += [dict(task="schlag2", memory="delta", size=S) for S in (20, 40)]
-        small = dict(vocab_size=64, d_model=32, d_key=32, n_modes=16, max_steps=20_000)
-        cells += [dict(task="recall", memory=m, size=N, **small)
-                  for N in (4, 8) for m in ("softmax", "elu+1", "dpfp1", "delta", "mccc")]
-        series = dict(task="recall", size=16, vocab_size=128, d_model=8, max_steps=20_000)
-        cells += [dict(memory="elu+1", d_key=k, **series) for k in (2, 4, 8)]
-        cells += [dict(memory="mccc", n_modes=m, **series) for m in (1, 2, 4)]
+        cells += [dict(task="schlag1", memory="softmax", size=S) for S in (40, 80)]
+        cells += [dict(task="schlag1", memory="mccc", size=20, n_modes=8, max_steps=500)]
+        cells += [dict(task="schlag2", memory=m, size=20, max_steps=1500)
+                  for m in ("delta", "elu+1")]
+        small = dict(task="recall", vocab_size=64, d_model=32, d_key=32, n_modes=16,
+                     max_steps=1000)
+        cells += [dict(memory=m, size=N, **small) for N in (4, 8)
+                  for m in ("softmax", "elu+1", "mccc")]
+        cells += [dict(memory=m, size=4, **small) for m in ("dpfp1", "delta")]
+        series = dict(task="recall", size=16, vocab_size=128, d_model=16, max_steps=1000)
+        cells += [dict(memory="elu+1", d_key=1, d_value=dv, **series) for dv in (1, 2, 4)]
+        cells += [dict(memory="mccc", n_modes=1, d_value=dv, **series) for dv in (1, 2, 4)]
     return [TrainSpec.from_dict(dict(c, seed=seed)).to_dict() for c in cells]
 
 
@@ -129,7 +135,7 @@ def bound_rows(results: list[dict]) -> list[dict]:
                    n_modes=spec.n_modes, d_dot=d_dot, steps=r["steps"], seconds=r["seconds"],
                    stopped=r["stopped"], prediction=None)
         if spec.task == "recall":
-            d_v = spec.d_model
+            d_v = spec.d_model if spec.d_value is None else spec.d_value
             scalars = state_scalars(spec.memory, spec.d_key, d_v, spec.n_modes, 2 * spec.size)
             bound = _fano(spec, scalars)
             measured = r["test_accuracy"]

@@ -44,7 +44,8 @@ __all__ = ["TASKS", "TrainSpec", "TrainResult", "build", "train", "evaluate", "s
 TASKS = ("schlag1", "schlag2", "recall")
 CHECKPOINT_FORMAT = "mccc-train/1"
 # the fields that define a model's architecture: a checkpoint must match all of them
-_MODEL_FIELDS = ("task", "memory", "size", "d_key", "n_modes", "d_model", "vocab_size")
+_MODEL_FIELDS = ("task", "memory", "size", "d_key", "n_modes", "d_model", "d_value",
+                 "vocab_size")
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ class TrainSpec:
         Modes of the MCCC layer (``mccc``, ``mccc-key``).
     d_model, vocab_size : int
         Recall task: embedding width and MQAR vocabulary V.
+    d_value : int, optional
+        Recall task: width of the memory's values (default ``d_model``); with ``d_key`` and
+        ``n_modes`` it sets the state size.
     batch, lr, max_steps, eval_every, eval_sequences, test_sequences, stop_loss, patience, seed
         Optimisation (published: 32, 1e-3, 100000, 100, 20, -, 0.001, 10). For the recall task a
         "sequence" of the evaluation is one MQAR example (N queries).
@@ -75,6 +79,7 @@ class TrainSpec:
     d_key: int = 64
     n_modes: int = 32
     d_model: int = 64
+    d_value: int | None = None
     vocab_size: int = 256
     batch: int = 32
     lr: float = 1e-3
@@ -97,6 +102,8 @@ class TrainSpec:
         check_positive_int(self.seed, "seed", minimum=0)
         if self.task == "recall":
             check_positive_int(self.vocab_size, "vocab_size", minimum=4)
+        if self.d_value is not None:
+            check_positive_int(self.d_value, "d_value")
         for name in ("lr", "stop_loss"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
@@ -154,7 +161,7 @@ def build(spec: TrainSpec, device: str | None = None):
     if spec.task == "recall":
         task = RecallTask(spec.size, spec.vocab_size)
         model = RecallModel(spec.vocab_size, task.n_values, spec.memory, d_model=spec.d_model,
-                            d_key=spec.d_key, n_modes=spec.n_modes)
+                            d_value=spec.d_value, d_key=spec.d_key, n_modes=spec.n_modes)
     else:
         task = SchlagTask(spec.size, replace=spec.task == "schlag2")
         model = SchlagModel(spec.size, spec.memory, d_key=spec.d_key, n_modes=spec.n_modes)
