@@ -1,4 +1,4 @@
-"""The ``mccc`` command line: ``mccc prove | report | certify | recall | bench | compare``.
+"""The ``mccc`` command line: ``mccc prove | report | certify | recall | bench | compare | train``.
 
 Each sub-command lives in its own module of this package exposing ``HELP`` (one line),
 ``EPILOG`` (examples), ``add_arguments(parser)`` and ``run(args) -> int``; heavy imports happen
@@ -19,7 +19,7 @@ from ..errors import MCCCError
 
 __all__ = ["main", "COMMANDS"]
 
-COMMANDS = ("prove", "report", "certify", "recall", "bench", "compare")
+COMMANDS = ("prove", "report", "certify", "recall", "bench", "compare", "train")
 
 
 def _available():
