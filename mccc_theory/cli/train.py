@@ -17,6 +17,7 @@ EPILOG = """examples:
   mccc train --quick --memory softmax                                 # seconds
   mccc train --sweep --out reports/trained   # every cell; writes sweep.json and measured.csv
   mccc train --sweep --from reports/trained/sweep.json   # tabulate saved results, no training
+  mccc train --sweep --prune --from reports/trained/sweep.json --out reports/trained
 
 memories: softmax, linear (identity features), elu+1 (Schlag et al.'s linear attention),
 dpfp1, dpfp2, dpfp3, taylor2, delta (Schlag et al.'s delta rule, DPFP-1 features),
@@ -54,6 +55,9 @@ def add_arguments(p) -> None:
     p.add_argument("--sweep", action="store_true", help="run the sweep of trained memories")
     p.add_argument("--from", dest="from_json", metavar="SWEEP.json",
                    help="with --sweep: tabulate saved results instead of training")
+    p.add_argument("--prune", action="store_true",
+                   help="with --sweep: also train the MCCC cells and prune them with layer.reduce "
+                   "(bt, spa, read_once, modal); writes pruning.json")
 
 
 def _spec(args):
@@ -167,9 +171,26 @@ def _sweep(args) -> int:
         bad += [r for r in comp.violations]
         print(f"{csv_path}: {len(comp.rows)} recall points for mccc compare, "
               f"{len(comp.violations)} above the Fano bound")
+    if args.prune:
+        payload["pruning"] = _prune(args, out)
     if args.json:
         Path(args.json).write_text(json.dumps(payload, indent=1))
     return 1 if bad else 0
+
+
+def _prune(args, out) -> list[dict]:
+    from ..training.pruning import prune_cell, prune_cells
+
+    studies = []
+    for cell in prune_cells(quick=args.quick, seed=args.seed):
+        study = prune_cell(cell)
+        studies.append(study)
+        print(f"pruning {study['label']}: {study['n_modes']} modes, full loss "
+              f"{study['full_loss']:.4g}; removable within 1% loss: "
+              + ", ".join(f"{m} {k}" for m, k in study["removable"].items()))
+    if out is not None:
+        (out / "pruning.json").write_text(json.dumps({"studies": studies}, indent=1))
+    return studies
 
 
 def run(args) -> int:

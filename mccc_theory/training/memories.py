@@ -22,8 +22,8 @@ Schmidhuber 2021 (their ``synthetic/`` code). By name (:data:`MEMORY_NAMES`, the
   write (``write="gain"``), ``mccc-key`` the key-addressed write (``write="key"``, issue 11).
 
 :func:`rank_cap` is the largest rank of the Q x N-query readout matrix a memory can realise for
-one written sequence (``d_dot``: the feature dimension for the linear memories, ``2 m + 1`` for
-the modal layer: real and imaginary parts of m modes and the output bias; none for softmax);
+one written sequence (``d_dot``: the feature dimension for the linear memories, m for the
+modal layer with its softmax mix over m modes; none for softmax attention);
 :func:`state_scalars` counts the scalars a memory hands from the writes to the reads.
 """
 
@@ -74,14 +74,15 @@ def rank_cap(memory: str, d_key: int, n_modes: int) -> int | None:
 
     Linear memories: ``y_j = S phi(Q_j) / n_j`` with ``S`` (d_v, D), so rank <= D (for taylor2 the
     features span only ``1 + d + d (d + 1)/2`` dimensions: ``vec(x x^T)`` is symmetric). The modal
-    layer: ``y_j = W_o Re(c_j^T H) + b_o = W_o [Re c_j, -Im c_j] [Re H; Im H] + b_o``, rank
-    <= ``2 m + 1``. Softmax attention: None (no cap below the number of writes).
+    layer with its (default) softmax mix ``c_j = p_j * g``, ``p_j`` a probability vector:
+    ``y_j = W_o Re(c_j^T H) + b_o = sum_i p_ji (W_o Re(g_i H_i) + b_o)``, rank <= m (the bias is
+    absorbed because ``sum_i p_ji = 1``). Softmax attention: None (no cap below the writes).
     """
     check_choice(memory, "memory", MEMORY_NAMES)
     if memory == "softmax":
         return None
     if memory.startswith("mccc"):
-        return 2 * n_modes + 1
+        return n_modes
     fm, nu = _FEATURES[memory]
     if fm == "taylor2":
         return 1 + d_key + d_key * (d_key + 1) // 2
