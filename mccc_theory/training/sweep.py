@@ -53,10 +53,10 @@ def sweep_cells(quick: bool = False, seed: int = 0) -> list[dict]:
 
     Full: :data:`MUST_SHOW`; softmax at S = 40 and 80 and the MCCC layer (8 modes, d_dot = 8)
     at S = 20 on setting 1; the delta rule and elu+1 on setting 2 at S = 20; recall with N = 4
-    and 8 pairs (V = 64, d_model = d_key = 32, 16 modes) for softmax, elu+1 and mccc, and
-    dpfp1 and delta at N = 4; and state-size series for the Fano plot (N = 16, V = 128,
-    d_model = 16, one feature or one mode, d_value in {1, 2, 4}: 64 to 256 state bits against
-    the 93 bits of the values). Cells other than :data:`MUST_SHOW` are capped at 400-1000 steps
+    and 8 pairs (V = 64, d_model = d_key = 32) for softmax and elu+1, and mccc (16 modes),
+    dpfp1 and delta at N = 4; and cells for the Fano bound (N = 16, V = 128, d_model = 16, one
+    feature or one mode, d_value in {1, 4}: 64 and 256 state bits against the 93 bits of the
+    values). Cells other than :data:`MUST_SHOW` are capped at 400-1000 steps
     (a 2-core machine).
     """
     if quick:
@@ -73,12 +73,11 @@ def sweep_cells(quick: bool = False, seed: int = 0) -> list[dict]:
                   for m in ("delta", "elu+1")]
         small = dict(task="recall", vocab_size=64, d_model=32, d_key=32, n_modes=16,
                      max_steps=1000)
-        cells += [dict(memory=m, size=N, **small) for N in (4, 8)
-                  for m in ("softmax", "elu+1", "mccc")]
-        cells += [dict(memory=m, size=4, **small) for m in ("dpfp1", "delta")]
+        cells += [dict(memory=m, size=N, **small) for N in (4, 8) for m in ("softmax", "elu+1")]
+        cells += [dict(memory=m, size=4, **small) for m in ("mccc", "dpfp1", "delta")]
         series = dict(task="recall", size=16, vocab_size=128, d_model=16, max_steps=1000)
-        cells += [dict(memory="elu+1", d_key=1, d_value=dv, **series) for dv in (1, 2, 4)]
-        cells += [dict(memory="mccc", n_modes=1, d_value=dv, **series) for dv in (1, 2, 4)]
+        cells += [dict(memory="elu+1", d_key=1, d_value=dv, **series) for dv in (1, 4)]
+        cells += [dict(memory="mccc", n_modes=1, d_value=dv, **series) for dv in (1, 4)]
     return [TrainSpec.from_dict(dict(c, seed=seed)).to_dict() for c in cells]
 
 
