@@ -53,8 +53,8 @@ def sweep_cells(quick: bool = False, seed: int = 0) -> list[dict]:
 
     Full: :data:`MUST_SHOW`; softmax at S = 40 and 80 and the MCCC layer (8 modes, d_dot = 8)
     at S = 20 on setting 1; the delta rule and elu+1 on setting 2 at S = 20; recall with N = 4
-    and 8 pairs (V = 64, d_model = d_key = 32) for softmax and elu+1, and mccc (16 modes),
-    dpfp1 and delta at N = 4; and cells for the Fano bound (N = 16, V = 128, d_model = 16, one
+    and 8 pairs (V = 64, d_model = d_key = 32) for softmax and elu+1, mccc (16 modes), dpfp1
+    and delta at N = 4, identity features (linear) at N = 8; and cells for the Fano bound (N = 16, V = 128, d_model = 16, one
     feature or one mode, d_value in {1, 4}: 64 and 256 state bits against the 93 bits of the
     values). Cells other than :data:`MUST_SHOW` are capped at 400-1000 steps
     (a 2-core machine).
@@ -75,6 +75,8 @@ def sweep_cells(quick: bool = False, seed: int = 0) -> list[dict]:
                      max_steps=1000)
         cells += [dict(memory=m, size=N, **small) for N in (4, 8) for m in ("softmax", "elu+1")]
         cells += [dict(memory=m, size=4, **small) for m in ("mccc", "dpfp1", "delta")]
+        # identity features: the memory the conditional-Gaussian predictor models (untrained)
+        cells += [dict(memory="linear", size=8, **small)]
         series = dict(task="recall", size=16, vocab_size=128, d_model=16, max_steps=1000)
         cells += [dict(memory="elu+1", d_key=1, d_value=dv, **series) for dv in (1, 4)]
         cells += [dict(memory="mccc", n_modes=1, d_value=dv, **series) for dv in (1, 4)]
