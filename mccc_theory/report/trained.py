@@ -209,7 +209,9 @@ def build(ctx: ReportContext) -> Section:
     sec = Section("trained", "Trained models against the bounds (issue 13)")
     if SWEEP_JSON.is_file():
         saved = json.loads(SWEEP_JSON.read_text())
-        rows = bound_rows(saved["results"])
+        rows = bound_rows(saved["results"], predict=False)
+        for row, old in zip(rows, saved["rows"], strict=True):  # the saved (costly) predictions
+            row["prediction"] = old["prediction"]
         sec.add(paragraph(
             f"Saved sweep (reports/trained/sweep.json): {len(rows)} trained cells, "
             f"{saved['seconds'] / 60:.0f} minutes of training on this project's shared 2-core "
@@ -222,10 +224,17 @@ def build(ctx: ReportContext) -> Section:
         sec.summary.append(SummaryRow("saved sweep of trained models", "missing",
                                       "reports/trained/sweep.json", False))
     _pruning(sec)
+    import torch
+
     cells = sweep_cells(quick=True, seed=ctx.seed)
     ctx.progress(f"trained: {len(cells)} quick cells, live")
-    quick = bound_rows(run_sweep(cells, progress=lambda r: ctx.progress(
-        f"trained: {r['spec']['task']} {r['spec']['memory']} done")))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: extra threads only add spin-waiting (4x the CPU)
+    try:
+        quick = bound_rows(run_sweep(cells, progress=lambda r: ctx.progress(
+            f"trained: {r['spec']['task']} {r['spec']['memory']} done")))
+    finally:
+        torch.set_num_threads(threads)
     sec.add(table_html(["task", "memory", "size", "d_dot", "metric", "measured", "bound", "kind",
                         "steps", "ok"],
                        [[r["task"], r["memory"], r["size"], r["d_dot"] or "-", r["metric"],
