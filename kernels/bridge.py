@@ -236,7 +236,7 @@ def from_memory(layer_memory: LayerMemory, *, dtype=None, backend: str = "auto")
             obj, attr = (layer, k) if k not in names else (getattr(layer, names[k][0]),
                                                           names[k][1])
             t = getattr(obj, attr)
-            t.copy_(torch.as_tensor(np.ascontiguousarray(v), dtype=t.dtype))
+            t.copy_(torch.as_tensor(np.array(v, copy=True), dtype=t.dtype))
     return layer
 
 
@@ -376,12 +376,12 @@ def _readout_weights(lm: LayerMemory, q: np.ndarray, C_r: np.ndarray) -> np.ndar
     return W
 
 
-def _reduced_memory(lm, system, method, r, q):
+def _reduced_memory(lm, system, method, r, q, rank_by="hsv"):
     """``(ModalMemory, memory_bound, bound_sv_error)`` of the reduced layer (bt, spa, modal)."""
     linear = lm.memory.readout_kind == "linear"
     tap = None
     if method == "modal":
-        res = modal_truncation(system, r, rank_by="hsv")
+        res = modal_truncation(system, r, rank_by=rank_by)
         K = np.eye(system.m)[:, res.kept]
         s_r, b_r = res.reduced.s, res.reduced.B[:, 0]
         bound, sv_err = res.upper_bound, 0.0
@@ -467,7 +467,7 @@ def worst_case_source(error_weights, M) -> np.ndarray:
 
 
 def reduce_layer(layer, order: int, queries, method: str = "bt", *, horizon: int = 64,
-                 n_random: int = 4, seed: int = 0):
+                 n_random: int = 4, seed: int = 0, rank_by: str = "hsv"):
     """Reduce a gain-written linear-mix (or softmax-mix) layer to ``order`` modes, certified.
 
     Parameters
@@ -487,6 +487,8 @@ def reduce_layer(layer, order: int, queries, method: str = "bt", *, horizon: int
         Source length of the test inputs and of read_once's finite-horizon Gramian.
     n_random, seed : int
         Random test sources (besides the worst-case one).
+    rank_by : {"hsv", "modulus", "dominance"}
+        The mode ranking of ``method="modal"`` (:func:`mccc_theory.reduction.mode_scores`).
 
     Returns
     -------
@@ -556,7 +558,7 @@ def reduce_layer(layer, order: int, queries, method: str = "bt", *, horizon: int
         s_red = None
         n_modes = m
     else:
-        red_mem, memory_bound, sv_err = _reduced_memory(lm, system, method, order, q)
+        red_mem, memory_bound, sv_err = _reduced_memory(lm, system, method, order, q, rank_by)
         reduced = from_memory(LayerMemory(red_mem, lm.W_v, lm.W_o, lm.b_o), dtype=dtype,
                               backend=layer.backend)
         W_red = red_mem.lag_weights(q, horizon)

@@ -7,6 +7,7 @@ from . import (  # importing a module registers its theorems
     attention,  # noqa: F401
     capacity,  # noqa: F401
     gramians,  # noqa: F401
+    kernels,  # noqa: F401
     reduction,  # noqa: F401
 )
 from .registry import SlackViolation, Theorem, TheoremResult, all_theorems, run_theorem, theorem

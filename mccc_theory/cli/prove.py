@@ -11,6 +11,12 @@ EPILOG = """examples:
   mccc prove --profile thorough       # many random examples
   mccc prove --only gramian.closed_form_equals_series --json prove.json
   mccc prove --list                   # the theorems, their statements and references
+  mccc prove --only kernels --backend torch   # theorems through the torch kernels only
+  TRITON_INTERPRET=1 mccc prove --only kernels --backend triton
+
+The kernels.<backend>.* theorems run through the production kernels of that backend;
+--backend (repeatable: numpy, jax, torch, triton) selects them, by default every backend
+available here (Triton on CUDA, or on the CPU under TRITON_INTERPRET=1).
 
 A theorem whose optional dependency (slycot, mpmath) is not installed is reported
 "unavailable (pip install ...)"; it is not run and does not fail the command.
@@ -46,6 +52,10 @@ def add_arguments(p) -> None:
     p.add_argument("--example-db", metavar="DIR",
                    help="Hypothesis example database shared by the shards: counterexamples "
                    "found are saved there and replayed first by later runs")
+    p.add_argument("--backend", action="append", metavar="B",
+                   choices=("numpy", "jax", "torch", "triton"),
+                   help="run the kernels.* theorems on this backend (repeatable; default: "
+                        "every backend available here)")
 
 
 def run(args) -> int:
@@ -65,7 +75,7 @@ def run(args) -> int:
     load_profile(args.profile)
     plugins = tuple(args.plugin or ())
     load_plugins(plugins)
-    theorems = list(all_theorems().values())
+    theorems = _select_backends(list(all_theorems().values()), args.backend)
     if args.only:
         theorems = [t for t in theorems if any(t.id == o or t.id.startswith(o) for o in args.only)]
         if not theorems:
@@ -113,3 +123,23 @@ def run(args) -> int:
             json.dump({"profile": args.profile, "shards": shards, "seed": args.seed,
                        "results": results}, fh, indent=2)
     return 1 if failed else 0
+
+
+def _select_backends(theorems, backends):
+    """Keep the ``kernels.<backend>.*`` theorems of the chosen (default: available) backends."""
+    from mccc_proofs.kernels import available_backends
+
+    from ..errors import BackendUnavailableError
+
+    have = available_backends()
+    if backends:
+        missing = [b for b in backends if b not in have]
+        if missing:
+            hint = (" (Triton on the CPU needs TRITON_INTERPRET=1 set before the command)"
+                    if "triton" in missing else "")
+            raise BackendUnavailableError(
+                f"--backend: {', '.join(missing)} not available here{hint}; available: "
+                f"{', '.join(have)}")
+    chosen = set(backends or have)
+    return [t for t in theorems
+            if not t.id.startswith("kernels.") or t.id.split(".")[1] in chosen]

@@ -18,8 +18,8 @@ from .document import RawHTML, ReportContext, Section, table_html
 __all__ = ["SECTIONS", "ReportResult", "build_sections", "write_report"]
 
 # Section modules, in report order; each exposes ``build(ctx: ReportContext) -> Section``.
-SECTIONS = ("theorems", "gramians", "reduction", "attention", "capacity", "kernels", "benchmarks",
-            "trained")
+SECTIONS = ("theorems", "gramians", "reduction", "attention", "capacity", "kernels", "production",
+            "benchmarks", "trained")
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;
 color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;
