@@ -1,4 +1,4 @@
-"""Theorems checked THROUGH the production kernels (family ``kernels.<backend>.<name>``).
+"""Theorems checked THROUGH the production kernels (family ``kernels.<backend>_<name>``).
 
 Every check runs the kernels of one backend -- ``numpy`` (the float64 oracle,
 :mod:`mccc_kernels.modal_scan.reference`), ``jax``, ``torch`` (the pure-torch path) or ``triton``
@@ -155,7 +155,7 @@ def layer_output(backend, lm, x, u, *, precision="float64"):
 
 def _register(name, *, statement, assumptions, reference, strategy, max_examples=None,
               torch_layer=False):
-    """Register ``check(example, backend)`` once per backend as ``kernels.<backend>.<name>``
+    """Register ``check(example, backend)`` once per backend as ``kernels.<backend>_<name>``
     (``torch_layer``: the check builds a torch layer or reference whatever the backend)."""
 
     def deco(check):
@@ -163,7 +163,7 @@ def _register(name, *, statement, assumptions, reference, strategy, max_examples
             req = _REQUIRES[backend] + (("torch",) if torch_layer and backend in ("numpy", "jax")
                                         else ())
             cap = min(max_examples or 8, _CAP[backend])
-            theorem(id=f"kernels.{backend}.{name}", statement=statement,
+            theorem(id=f"kernels.{backend}_{name}", statement=statement,
                     assumptions=f"{assumptions}; backend {backend}", reference=reference,
                     strategy=strategy, group="kernels", max_examples=cap,
                     requires=req)(lambda ex, _b=backend: check(ex, _b))

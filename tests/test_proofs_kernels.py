@@ -1,6 +1,6 @@
 """The kernels.* theorems: `mccc prove --backend` selection, and deliberately wrong kernels fail them.
 
-tests/test_proofs.py runs every kernels.<backend>.* theorem (TRITON_INTERPRET=1 is set by
+tests/test_proofs.py runs every kernels.<backend>_* theorem (TRITON_INTERPRET=1 is set by
 conftest, so the Triton ones run in the interpreter); here the command line and the mutants.
 """
 
@@ -14,13 +14,13 @@ from mccc_proofs import all_theorems
 from mccc_proofs.kernels import BACKENDS, available_backends
 from mccc_theory.cli import main
 
-NAMES = sorted({t.id.split(".", 2)[2] for t in all_theorems().values()
+NAMES = sorted({t.id[8:].split("_", 1)[1] for t in all_theorems().values()
                 if t.id.startswith("kernels.")})
 
 
 def test_every_backend_has_every_theorem():
     ids = {t.id for t in all_theorems().values() if t.id.startswith("kernels.")}
-    assert ids == {f"kernels.{b}.{n}" for b in BACKENDS for n in NAMES}
+    assert ids == {f"kernels.{b}_{n}" for b in BACKENDS for n in NAMES}
     assert len(NAMES) >= 7
     assert set(available_backends()) == set(BACKENDS)  # CI: jax, torch, triton (interpreter)
 
@@ -29,21 +29,21 @@ def test_every_backend_has_every_theorem():
 def test_prove_lists_and_runs_one_backend(backend, capsys, tmp_path):
     assert main(["prove", "--only", "kernels", "--backend", backend, "--list"]) == 0
     listed = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("kernels.")]
-    assert sorted(listed) == [f"kernels.{backend}.{n}" for n in NAMES]
+    assert sorted(listed) == [f"kernels.{backend}_{n}" for n in NAMES]
     out = tmp_path / "prove.json"
     # one theorem through the command line (tests/test_proofs.py runs every one of them)
-    assert main(["prove", "--only", f"kernels.{backend}.state_bytes", "--backend", backend,
+    assert main(["prove", "--only", f"kernels.{backend}_state_bytes", "--backend", backend,
                  "--json", str(out)]) == 0
     res = json.loads(out.read_text())["results"]
-    assert [r["id"] for r in res] == [f"kernels.{backend}.state_bytes_match_kernel_state"]
+    assert [r["id"] for r in res] == [f"kernels.{backend}_state_bytes_match_kernel_state"]
     assert res[0]["status"] == "holds" and res[0]["examples"] > 0
 
 
 def test_backend_selection_keeps_other_theorems(capsys):
-    assert main(["prove", "--only", "kernels.numpy.state", "--only", "reduction.spa",
+    assert main(["prove", "--only", "kernels.numpy_state", "--only", "reduction.spa",
                  "--backend", "numpy", "--list"]) == 0
     out = capsys.readouterr().out
-    assert "kernels.numpy.state_bytes_match_kernel_state" in out and "reduction.spa" in out
+    assert "kernels.numpy_state_bytes_match_kernel_state" in out and "reduction.spa" in out
 
 
 def test_unavailable_backend_is_a_usage_error(monkeypatch, capsys):
@@ -68,11 +68,11 @@ def _system():
 # (mutant, theorem, example): fixed examples that cross a chunk boundary (N > 16), so the check
 # is called directly (a failing Hypothesis run would shrink, which costs minutes on JAX/Triton)
 @pytest.mark.parametrize("mutant_id, theorem_id, example", [
-    ("scan.torch.wrong_chunk_carry", "kernels.torch.gramian_from_impulse_states",
+    ("scan.torch.wrong_chunk_carry", "kernels.torch_gramian_from_impulse_states",
      (_system(), 37, "float64")),
-    ("scan.jax.wrong_chunk_carry", "kernels.jax.streaming_chunks_equal_one_pass",
+    ("scan.jax.wrong_chunk_carry", "kernels.jax_streaming_chunks_equal_one_pass",
      (_system(), 37, 3, "float64")),
-    ("scan.triton.off_by_one_time_mask", "kernels.triton.gramian_from_impulse_states",
+    ("scan.triton.off_by_one_time_mask", "kernels.triton_gramian_from_impulse_states",
      (_system(), 37, "float64")),
 ])
 def test_a_wrong_kernel_fails_a_kernels_theorem(mutant_id, theorem_id, example):

@@ -14,7 +14,7 @@ EPILOG = """examples:
   mccc prove --only kernels --backend torch   # theorems through the torch kernels only
   TRITON_INTERPRET=1 mccc prove --only kernels --backend triton
 
-The kernels.<backend>.* theorems run through the production kernels of that backend;
+The kernels.<backend>_* theorems run through the production kernels of that backend;
 --backend (repeatable: numpy, jax, torch, triton) selects them, by default every backend
 available here (Triton on CUDA, or on the CPU under TRITON_INTERPRET=1).
 
@@ -126,7 +126,7 @@ def run(args) -> int:
 
 
 def _select_backends(theorems, backends):
-    """Keep the ``kernels.<backend>.*`` theorems of the chosen (default: available) backends."""
+    """Keep the ``kernels.<backend>_*`` theorems of the chosen (default: available) backends."""
     from mccc_proofs.kernels import available_backends
 
     from ..errors import BackendUnavailableError
@@ -142,4 +142,4 @@ def _select_backends(theorems, backends):
                 f"{', '.join(have)}")
     chosen = set(backends or have)
     return [t for t in theorems
-            if not t.id.startswith("kernels.") or t.id.split(".")[1] in chosen]
+            if not t.id.startswith("kernels.") or t.id[8:].split("_")[0] in chosen]

@@ -26,8 +26,10 @@ def _theorem_table(ctx: ReportContext, sec: Section) -> None:
     backends = ("numpy", "torch") if ctx.quick else available_backends()
     rows = []
     for t in all_theorems().values():
-        parts = t.id.split(".")
-        if parts[0] != "kernels" or parts[1] not in backends:
+        if t.group != "kernels":
+            continue
+        parts = ["kernels", *t.id[8:].split("_", 1)]  # kernels.<backend>_<name>
+        if parts[1] not in backends:
             continue
         ctx.progress(f"theorem {t.id}")
         r = run_theorem(t, max_examples=1 if ctx.quick else None)
@@ -72,7 +74,7 @@ def build(ctx: ReportContext) -> Section:
 
     sec = Section("production", "Theory through production")
     sec.add(paragraph(
-        "Each kernels.<backend>.* theorem (proofs/kernels.py) runs the production kernels of one "
+        "Each kernels.<backend>_* theorem (proofs/kernels.py) runs the production kernels of one "
         "backend on Hypothesis-generated systems and compares what they return with the theory "
         "module: finite-horizon Gramians from the kernel's impulse states, the readout Gramian "
         "from the readout kernel, reduced layers within their certified bound on random and "
