@@ -30,6 +30,8 @@ def test_prove_lists_and_runs_one_backend(backend, capsys, tmp_path):
     assert main(["prove", "--only", "kernels", "--backend", backend, "--list"]) == 0
     listed = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("kernels.")]
     assert sorted(listed) == [f"kernels.{backend}_{n}" for n in NAMES]
+    if backend == "jax":
+        return  # JAX compiles per shape: tests/test_proofs.py already runs every jax theorem
     out = tmp_path / "prove.json"
     # one theorem through the command line (tests/test_proofs.py runs every one of them)
     assert main(["prove", "--only", f"kernels.{backend}_state_bytes", "--backend", backend,
