@@ -175,7 +175,7 @@ def _register(name, *, statement, assumptions, reference, strategy, max_examples
 #: examples per theorem: JAX compiles once per new shape and the Triton interpreter runs every
 #: program instance in Python, so both draw fewer (every profile; the NumPy oracle and the torch
 #: path the most)
-_CAP = {"numpy": 8, "torch": 8, "jax": 3, "triton": 3}
+_CAP = {"numpy": 8, "torch": 8, "jax": 2, "triton": 3}
 _REQUIRES = {"numpy": (), "jax": ("jax",), "torch": ("torch",), "triton": ("torch", "triton")}
 _PRECISIONS = st.sampled_from(["float64", "float32"])
 _SMALL = modal_systems(m=(1, 6), n_inputs=(1, 2), regime=("random", "fast", "conjugate_pairs"))
@@ -405,28 +405,34 @@ def _from_fit(example, backend):
 def _alibi(example, backend):
     import torch
 
-    from mccc_kernels.bridge import LayerMemory
     from mccc_theory.attention import ModalMemory
 
     log2_slope, seed, precision = example
     slope = 2.0 ** log2_slope
-    lm = LayerMemory(ModalMemory([-slope + 0j], [1.0], [[1.0], [0.0]], normalize=True), np.eye(3),
-                     np.eye(3), np.zeros(3))
+    mem = ModalMemory([-slope + 0j], [1.0], [[1.0], [0.0]], normalize=True)
     rng = np.random.default_rng(seed)
     eps = _EPS[_dtypes(backend, precision)]
+    L = 40
+    v = rng.standard_normal((L, 3))
+    # one scan gives the state after every prefix: source length t is the state h_t (values and
+    # the normaliser column), read out by the kernel for all t at once (one compiled shape)
+    vv = np.concatenate([v, np.ones((L, 1))], 1)
+    h = scan(backend, np.ascontiguousarray(vv.T[:, :, None]), mem.s, mem.b[:, None],
+             precision=precision)  # (4, L, 1): channel, prefix length, mode
+    H = h.transpose(1, 2, 0)  # (L, 1, 4)
+    y = readout(backend, H, np.ones((L, 1, 1)) + 0j, precision=precision)[:, 0]  # (L, 4)
+    y = y[:, :3] / y[:, 3:]
     worst = 1.0
-    for N in range(1, 41):
-        v = rng.standard_normal((1, N, 3))
-        y = layer_output(backend, lm, np.ones((1, 1)), v, precision=precision)[0, 0]
+    for N in range(1, L + 1):
         lag = torch.arange(N - 1, -1, -1, dtype=torch.float64)
         bias = (-slope * lag)[None, None, :]  # (1, Q = 1, N)
         ref = torch.nn.functional.scaled_dot_product_attention(
             torch.zeros(1, 1, 4, dtype=torch.float64), torch.zeros(1, N, 4, dtype=torch.float64),
-            torch.as_tensor(v), attn_mask=bias)[0, 0].numpy()
+            torch.as_tensor(v[None, :N]), attn_mask=bias)[0, 0].numpy()
         # a ratio of two N-term sums, each N eps relative; float32 slope: lambda^tau off by
         # tau eps slope (1 + |log slope|) relative
-        tol = 64 * eps * (N + N * slope * (1 + abs(np.log(slope)))) * np.abs(v).max()
-        worst = min(worst, 1 - np.abs(y - ref).max() / tol)
+        tol = 64 * eps * (N + N * slope * (1 + abs(np.log(slope)))) * np.abs(v[:N]).max()
+        worst = min(worst, 1 - np.abs(y[N - 1] - ref).max() / tol)
     return worst
 
 
