@@ -106,9 +106,7 @@ CORE_MUTANTS = (
        ["eigen.log_polar_roundtrip_stable"]),
     _m("eigen.eigenvalues_modulus", "|lambda| = e^{-nu} instead of exp(-e^nu)", "eigen",
        [("np.exp(-np.exp(nu)) * np.exp(1j * theta)", "np.exp(-nu) * np.exp(1j * theta)")],
-       ["eigen.log_polar_roundtrip_stable"],
-       survives=("no theorem calls log_polar_eigenvalues (the roundtrip theorem goes through log_polar and "
-           "log_polar_inverse only)")),
+       ["eigen.log_polar_roundtrip_stable"]),
     _m("eigen.inverse_angle_sign", "log_polar_inverse returns -Im s", "eigen",
        [("return np.log(-s.real), s.imag", "return np.log(-s.real), -s.imag")],
        ["eigen.log_polar_roundtrip_stable"]),
