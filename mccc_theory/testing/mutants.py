@@ -92,14 +92,13 @@ CORE_MUTANTS = (
     _m("systems.modal_powers_no_decay", "lambda^tau keeps only the rotation", "systems",
        [("out = np.exp(tau * s.real) * np.exp(1j * (tau * s.imag))",
          "out = np.exp(s.real) * np.exp(1j * (tau * s.imag))")],
-       ["attention.t1_exact_realization", "attention.streaming_equals_batch"]),
+       ["gramian.closed_form_equals_series", "attention.t1_exact_realization",
+        "attention.streaming_equals_batch"]),
     _m("systems.modal_powers_conj", "lambda^tau rotates the wrong way", "systems",
        [("out = np.exp(tau * s.real) * np.exp(1j * (tau * s.imag))",
          "out = np.exp(tau * s.real) * np.exp(-1j * (tau * s.imag))")],
-       ["attention.t1_exact_realization", "attention.streaming_equals_batch"],
-       survives=("the theorems using modal_powers (fit, memory) use it on both sides of their comparison, on "
-           "conjugate-closed pole sets, so rotating every mode the wrong way is self-consistent; no "
-           "theorem compares lambda^tau with an independent power")),
+       ["gramian.closed_form_equals_series", "attention.t1_exact_realization",
+        "attention.streaming_equals_batch"]),
     # ---- eigen.py: log-polar, ZOH, bilinear -----------------------------------------------------
     _m("eigen.log_polar_conj", "log_polar returns -e^nu - i theta", "eigen",
        [("return -np.exp(nu) + 1j * theta", "return -np.exp(nu) - 1j * theta")],
