@@ -343,10 +343,23 @@ def _t3_chain(example):
     # Rounding of norms, singular values and the certified bracket: 64 N eps sigma_1 absolute,
     # plus the bracket's own relative width (rtol 1e-8).
     tol = 64 * W.shape[1] * EPS * max(s1, fit.hsv[0]) + 1e-8 * he.upper
+    # The bracket must also be its formula, not merely hold: the BT error is often far below
+    # 2 sum sigma^H, so an understated bound (factor 2 lost, distinct values merged) would pass
+    # the chain. Vectorised "distinct once" rule of distinct_tail_sum (gap > 64 n eps sigma_1).
+    from mccc_theory.attention import streaming_bounds
+
+    r = fit.real_dimension
+    tail = fit.hsv[r:]
+    keep = np.r_[True, np.abs(np.diff(tail)) > 64 * fit.hsv.size * EPS * fit.hsv[0]]
+    formula_lo, formula_up = (tail[0], 2 * np.sum(tail[keep])) if tail.size else (0.0, 0.0)
+    lo_h, up = streaming_bounds(fit.hsv, r)
+    formula_gap = max(abs(up - formula_up), abs(fit.upper_bound - formula_up),
+                      abs(lo_h - formula_lo), abs(fit.hankel_lower_bound - formula_lo))
     steps = [fit.lower_bound_2 - fit.error_2,           # T2 lower <= read-once error
              fit.error_2 - he.lower,                     # read-once error <= H-inf (lower end)
              he.upper - fit.upper_bound,                 # H-inf (upper end) <= 2 tail
-             fit.hankel_lower_bound - hank_lo]           # sigma^H_{m+1} <= Hankel error
+             fit.hankel_lower_bound - hank_lo,           # sigma^H_{m+1} <= Hankel error
+             formula_gap]                                # the bracket is its formula
     return 1 - max(steps) / tol if max(steps) > 0 else 1.0
 
 

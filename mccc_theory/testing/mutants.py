@@ -173,19 +173,14 @@ CORE_MUTANTS = (
     _m("attention_bounds.streaming_no_factor_two", "T3 upper bound without the factor 2",
        "attention.bounds", [("return lower, 2.0 * distinct_tail_sum(v, order)",
                              "return lower, distinct_tail_sum(v, order)")],
-       ["attention.t3_bt_bound_chain"],
-       survives=("attention.t3_bt_bound_chain computes its own bracket and never calls streaming_bounds (as "
-           "defect 11 says of t2 and t4)")),
+       ["attention.t3_bt_bound_chain"]),
     _m("attention_bounds.distinct_first_only", "distinct tail sum keeps only the first value",
        "attention.bounds", [("if last is None or abs(x - last) > tol:", "if last is None:")],
-       ["attention.t3_bt_bound_chain"],
-       survives=("as attention_bounds.streaming_no_factor_two: distinct_tail_sum is not on the path of the "
-           "theorem")),
+       ["attention.t3_bt_bound_chain"]),
     _m("attention_bounds.streaming_lower_off_by_one", "T3 lower bound sigma_m instead of sigma_{m+1}",
        "attention.bounds", [("lower = float(v[order]) if order < v.size else 0.0",
                              "lower = float(v[max(order - 1, 0)]) if order < v.size else 0.0")],
-       ["attention.t3_bt_bound_chain"],
-       survives="as attention_bounds.streaming_no_factor_two"),
+       ["attention.t3_bt_bound_chain"]),
     # ---- capacity ---------------------------------------------------------------------------------
     _m("capacity.overlap_variance", "overlap variance 1/(d-1) instead of 1/d", "capacity.exact",
        [("return 0.0, 1.0 / d, 3.0 / (d * (d + 2))", "return 0.0, 1.0 / (d - 1), 3.0 / (d * (d + 2))")],
