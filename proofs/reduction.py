@@ -133,9 +133,19 @@ def _bt_bound_chain(example):
     tau_tf = _tf_tau(system, bt.hsv, r)
     # the upper bound sums at most n computed values, each off by at most _sv_tau
     tau_upper = tau_tf + 2 * bt.rank * _sv_tau(system, bt.lower_bound)
+    # The bound must also be its formula, not merely hold (BT errors are often far below it, so
+    # a lost factor 2 or wrongly merged values would pass): 2 x the sum of sigma_{r+1..rank}, a
+    # value within the documented grouping tolerance (relative 1e-9, GROUP_RTOL) of its
+    # predecessor counted once. Same values summed in another order: 4 rank eps sigma_1.
+    tail = bt.hsv[:bt.rank][r:]
+    new = np.ones(tail.size, bool)
+    new[1:] = tail[:-1] - tail[1:] > 1e-9 * tail[:-1]
+    formula = 2 * float(np.sum(tail[new]))
+    tau_formula = 4 * max(bt.rank, 1) * EPS * float(bt.hsv[0])
     return min(_leq(bt.lower_bound, e_hankel, tau_lower),
                _leq(e_hankel, e_inf.upper, _sv_tau(E, e_hankel) + tau_tf),
-               _leq(e_inf.lower, bt.upper_bound, tau_upper))
+               _leq(e_inf.lower, bt.upper_bound, tau_upper),
+               _leq(abs(bt.upper_bound - formula), 0.0, tau_formula))
 
 
 def _dc_gain(system):
