@@ -55,6 +55,10 @@ def add_arguments(p) -> None:
     p.add_argument("--sweep", action="store_true", help="run the sweep of trained memories")
     p.add_argument("--from", dest="from_json", metavar="SWEEP.json",
                    help="with --sweep: tabulate saved results instead of training")
+    p.add_argument("--workers", type=int, metavar="P",
+                   help="with --sweep: train the cells on a local Dask cluster of P processes")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --sweep: train the cells on an existing Dask scheduler")
     p.add_argument("--prune", action="store_true",
                    help="with --sweep: also train the MCCC cells and prune them with layer.reduce "
                    "(bt, spa, read_once, modal); writes pruning.json")
@@ -151,8 +155,12 @@ def _sweep(args) -> int:
                                   "--sweep") from None
     else:
         cells = sweep_cells(quick=args.quick, seed=args.seed)
-        with tqdm(total=len(cells), desc="train sweep", file=sys.stderr, disable=None) as bar:
-            results = run_sweep(cells, progress=lambda r: bar.update(1))
+        from ..parallel import executor
+
+        with executor(args.workers, args.scheduler) as ex, \
+                tqdm(total=len(cells), desc=f"train sweep ({ex.name})", file=sys.stderr,
+                     disable=None) as bar:
+            results = run_sweep(cells, executor=ex, progress=lambda r: bar.update(1))
     rows = bound_rows(results)
     _print_rows(rows)
     total = sum(r["seconds"] for r in results)

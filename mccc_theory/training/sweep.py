@@ -2,8 +2,9 @@
 
 A *cell* is the dict of a :class:`~mccc_theory.training.trainer.TrainSpec`; :func:`run_cell`
 is a pure function ``cell -> result dict`` (deterministic from the cell's seed, no shared
-state), so any executor can map it over cells (``map(run_cell, cells)`` here; a distributed
-engine in issue 14). :func:`bound_rows` attaches to every result the toolkit's bound:
+state), so any executor of :mod:`mccc_theory.parallel` can run the cells (serial, a local Dask
+cluster, a Dask scheduler: ``mccc train --sweep --workers P``). :func:`bound_rows` attaches to
+every result the toolkit's bound:
 
 * Schlag tasks (loss, lower bound): the rank bound ``0.5 max(0, 1 - d_dot/S)`` (half of
   :func:`mccc_theory.capacity.bounds.linear_memory_mse_bound`): for one written sequence the
@@ -87,29 +88,36 @@ def sweep_cells(quick: bool = False, seed: int = 0) -> list[dict]:
 def run_cell(cell: dict, *, progress: bool = False) -> dict:
     """Train one cell (a :class:`TrainSpec` dict) and return its result as a JSON-able dict.
 
-    Pure and deterministic from ``cell["seed"]`` (on CPU, for a fixed thread count): the
-    result holds the spec, the best evaluation, the held-out test of the best model, the
-    evaluation log, the steps, the wall time and why training stopped.
+    Pure and deterministic from ``cell["seed"]`` on CPU: the cell trains on one torch thread
+    (a reduction's rounding must not depend on where it ran; Dask workers have one), so the
+    result is the same in any process. It holds the spec, the best evaluation, the held-out
+    test of the best model, the evaluation log, the steps, the wall time and why training
+    stopped.
     """
     import torch
 
     spec = TrainSpec.from_dict(cell)
     t0 = time.perf_counter()
-    res = train(spec, progress=progress)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        res = train(spec, progress=progress)
+    finally:
+        torch.set_num_threads(threads)
     out = res.to_json()
-    out["threads"] = torch.get_num_threads()
+    out["threads"] = 1
     out["seconds"] = time.perf_counter() - t0
     return out
 
 
-def run_sweep(cells: list[dict], *, executor=map, progress=None) -> list[dict]:
-    """``list(executor(run_cell, cells))``; ``progress(result)`` after each finished cell."""
-    results = []
-    for r in executor(run_cell, cells):
-        results.append(r)
-        if progress is not None:
-            progress(r)
-    return results
+def run_sweep(cells: list[dict], *, executor=None, progress=None) -> list[dict]:
+    """``[run_cell(c) for c in cells]`` on ``executor`` (a :class:`mccc_theory.parallel.Executor`,
+    default serial), in cell order whatever finishes first; ``progress(result)`` per finished
+    cell. Every cell is deterministic in its own seed, so the results do not depend on it."""
+    from ..parallel import SerialExecutor, run_ordered
+
+    done = None if progress is None else (lambda _i, r: progress(r))
+    return run_ordered(executor or SerialExecutor(), run_cell, [(c,) for c in cells], done=done)
 
 
 def _distinct_credit(n_values: int, n_pairs: int) -> float:
