@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install test lint prove report report-quick example-report bench certify clean
+.PHONY: install browser test lint prove report report-quick example-report bench certify clean
 
 install: $(STAMP)
 
@@ -17,10 +17,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[all]'
 	touch $(STAMP)
 
+# System packages a test needs: headless Chromium (the report's browser test and `--pdf`),
+# from Debian when it is missing (CI runs as root; elsewhere through sudo).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: install lint
+test: install browser lint
 	TRITON_INTERPRET=1 $(PY) -m pytest
 
 prove: install
@@ -28,14 +35,14 @@ prove: install
 
 # The report goes to build/report/ (untracked). The committed example reports/mccc-report.html
 # is regenerated on purpose with `make example-report`.
-report: install
-	$(VENV)/bin/mccc report
+report: install browser
+	$(VENV)/bin/mccc report --pdf
 
 report-quick: install
 	$(VENV)/bin/mccc report --quick
 
 example-report: install
-	$(VENV)/bin/mccc report --out reports
+	$(VENV)/bin/mccc report --full --out reports
 
 bench: install
 	$(VENV)/bin/mccc bench --json reports/bench.json

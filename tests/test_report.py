@@ -36,14 +36,14 @@ def test_every_section_has_summary_rows(quick_report):
 def test_html_is_self_contained_with_summary_first_and_versions(quick_report):
     _, out, data = quick_report
     text = (out / "mccc-report.html").read_text()
-    assert text.index("<h2>Summary</h2>") < min(text.index(f'<section id="{s}">') for s in SECTIONS)
+    assert text.index(">Summary</h2>") < min(text.index(f'<section id="{s}">') for s in SECTIONS)
     assert f"{len(data['summary'])} checked items, 0 missed" in text
     assert "Versions and machine" in text and "cpu cores" in text
     for mod in ("numpy", "scipy", "jax", "torch"):
         assert data["versions"][mod] != "not installed"
     # self-contained: every image is embedded, nothing is fetched
     sources = re.findall(r'(?:src|href)="([^"#][^"]*)"', text)
-    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert sources and all(s.startswith("data:image/svg+xml;base64,") for s in sources)
 
 
 def test_preview_is_a_png(quick_report):

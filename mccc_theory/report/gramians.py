@@ -34,7 +34,7 @@ def _eigenvalue_figure(horizon: int, seed: int):
         "HiPPO-LegS normal, bilinear dt=0.05": discretize(hippo_legs_normal(64), 0.05,
                                                           method="bilinear"),
     }
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.4))
+    fig, axes = plt.subplots(1, 3, figsize=(11, 4.2), sharey=True)
     counts = []
     for ax, (name, s) in zip(axes, families.items(), strict=True):
         labels = fsr_classify(s, horizon)
@@ -46,9 +46,11 @@ def _eigenvalue_figure(horizon: int, seed: int):
             ax.scatter(lam.real[sel], lam.imag[sel], s=12, color=color,
                        label={"F": "fast", "S": "slow", "R": "repeating"}[lab])
         ax.set_aspect("equal")
-        ax.set_title(name, fontsize=9)
-        ax.legend(fontsize=7, loc="lower left")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel(r"Re $\lambda$")
+        ax.legend(fontsize=8, loc="lower left")
         counts.append([name, *(int(np.sum(labels == k)) for k in "FSR")])
+    axes[0].set_ylabel(r"Im $\lambda$")
     fig.suptitle(f"Eigenvalues on the unit disk, FSR classes for horizon N = {horizon}")
     return fig, counts
 
@@ -95,8 +97,9 @@ def _hsv_figure(seed: int):
         ax.axhline(h.cut / h.values[0], color=line.get_color(), ls=":", lw=0.8)
         rows.append([name, h.order, h.rank, float(h.values[0]), float(h.cut)])
     ax.set_xlabel("index i")
-    ax.set_ylabel("sigma_i / sigma_1")
-    ax.set_title("Hankel singular value decay (dotted: numerical-rank cut n eps sigma_1)")
+    ax.set_ylabel(r"$\sigma_i / \sigma_1$")
+    ax.set_ylim(bottom=1e-17)  # below the rank cut n eps sigma_1 there is only rounding
+    ax.set_title(r"Hankel singular value decay (dotted: numerical-rank cut $n\,\epsilon\,\sigma_1$)")
     ax.legend(fontsize=8)
     return fig, rows
 
@@ -104,13 +107,17 @@ def _hsv_figure(seed: int):
 def build(ctx: ReportContext) -> Section:
     sec = Section("gramians", "Eigenvalues, Gramians and Hankel singular values")
     sec.add(paragraph(
-        "Modes are stored as log-eigenvalues s = log(lambda); the FSR reading labels each mode "
+        "Modes are stored as log-eigenvalues $s = \\log\\lambda$; the FSR reading labels each mode "
         "fast (forgets within the horizon), slow (timescale at least the horizon) or repeating "
-        "(completes at least one period in its lifetime). |lambda| alone does not rank a mode's "
+        "(completes at least one period in its lifetime). $|\\lambda|$ alone does not rank a mode's "
         "importance: the Hankel singular values below do."))
     ctx.progress("eigenvalue plots")
     fig, counts = _eigenvalue_figure(256, ctx.seed)
-    sec.add(figure_html(fig, alt="Eigenvalues of three initialisations coloured by FSR class"))
+    sec.add(figure_html(fig, alt="Eigenvalues of three initialisations coloured by FSR class",
+                        caption="Eigenvalues of three standard initialisations on the unit disk, "
+                        "coloured by FSR class for the horizon N = 256: the LRU ring and HiPPO "
+                        "spread over angles (repeating modes), S4D-Real sits on the positive "
+                        "real axis (fast or slow, never repeating)."))
     sec.add(table_html(["family", "fast", "slow", "repeating"], counts))
     ctx.progress("Gramian accuracy sweep against mpmath")
     rows = _accuracy_sweep(ctx.quick, ctx.seed)
@@ -120,21 +127,28 @@ def build(ctx: ReportContext) -> Section:
         ax.loglog(rows[:, 0], np.maximum(rows[:, k], 1e-17), "o-", label=name)
     ax.axhline(1e-14, color="k", ls="--", lw=0.8, label="1e-14 requirement")
     ax.invert_xaxis()
-    ax.set_xlabel("1 - |lambda|")
+    ax.set_xlabel(r"$1 - |\lambda|$")
     ax.set_ylabel("relative error (Frobenius) vs 50-digit mpmath")
     ax.set_title("Controllability Gramian accuracy as modes approach the unit circle")
     ax.legend(fontsize=8)
-    sec.add(figure_html(fig, alt="Gramian error against mpmath as 1-|lambda| goes to 0"))
-    sec.add(table_html(["1 - |lambda|", "modal", "dense (ours)", "scipy"], rows.tolist()))
+    sec.add(figure_html(fig, alt="Gramian error against mpmath as 1-|lambda| goes to 0",
+                        caption="Relative Frobenius error of the controllability Gramian against "
+                        "50-digit mpmath as the modes approach the unit circle (right): the modal "
+                        "closed form stays at rounding level, the dense Stein solvers lose digits "
+                        "like $1/(1-|\\lambda|^2)$."))
+    sec.add(table_html(["$1 - |\\lambda|$", "modal", "dense (ours)", "scipy"], rows.tolist()))
     worst_modal = float(rows[:, 1].max())
     sec.summary.append(SummaryRow("modal Gramian worst relative error vs mpmath",
                                   f"{worst_modal:.2g}", "<= 1e-14", worst_modal <= 1e-14))
     worst_dense = float(rows[:, 2:].max())
     sec.add(paragraph(
         f"Worst modal error {worst_modal:.2g}; the dense solvers reach {worst_dense:.2g} "
-        "because the Stein operator's condition number grows like 1/(1 - |lambda|^2)."))
+        "because the Stein operator's condition number grows like $1/(1 - |\\lambda|^2)$."))
     ctx.progress("HSV decay")
     fig, hsv_rows = _hsv_figure(ctx.seed)
-    sec.add(figure_html(fig, alt="Hankel singular value decay with the numerical-rank cut"))
-    sec.add(table_html(["system", "order", "numerical rank", "sigma_1", "cut"], hsv_rows))
+    sec.add(figure_html(fig, alt="Hankel singular value decay with the numerical-rank cut",
+                        caption="Hankel singular values relative to the largest: a random LRU "
+                        "ring decays fast (few modes matter), a slow ring does not; dotted lines "
+                        "are the numerical-rank cuts below which values are rounding."))
+    sec.add(table_html(["system", "order", "numerical rank", "$\\sigma_1$", "cut"], hsv_rows))
     return sec

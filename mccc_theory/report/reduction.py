@@ -49,9 +49,10 @@ def _hsv_figure(systems: dict):
                      int(np.sum(bt.hsv > 1e-3 * bt.hsv[0])),
                      int(np.sum(bt.hsv > 1e-6 * bt.hsv[0]))])
     ax.set_xlabel("index i")
-    ax.set_ylabel("sigma_i / sigma_1")
-    ax.set_title("Hankel singular values (dashed: cut n eps sigma_1, dotted: numerical rank)",
-                 fontsize=10)
+    ax.set_ylabel(r"$\sigma_i / \sigma_1$")
+    ax.set_ylim(bottom=1e-17)  # below the rank cut there is only rounding
+    ax.set_title(r"Hankel singular values (dashed: cut $n\,\epsilon\,\sigma_1$, dotted: "
+                 "numerical rank)")
     ax.legend(fontsize=8)
     return fig, rows
 
@@ -90,18 +91,18 @@ def _errors_vs_order(sys: ModalSystem, orders):
 
 def _errors_figure(orders, e, title):
     fig, ax = plt.subplots(figsize=(7.5, 4.6))
-    ax.fill_between(orders, e["lower"], e["upper"], color="0.92", label="[sigma_r+1, 2 tail]")
-    ax.semilogy(orders, e["lower"], "k--", lw=1, label="lower bound sigma_r+1 (any model)")
+    ax.fill_between(orders, e["lower"], e["upper"], color="0.92", label=r"[$\sigma_{r+1}$, 2 tail]")
+    ax.semilogy(orders, e["lower"], "k--", lw=1, label=r"lower bound $\sigma_{r+1}$ (any model)")
     ax.semilogy(orders, e["upper"], "k:", lw=1, label="BT upper bound 2 * tail")
     ax.semilogy(orders, e["bt"], "o-", label="balanced truncation, H-inf")
-    ax.semilogy(orders, e["aak_hankel"], "s-", ms=4, label="AAK, Hankel (= sigma_r+1)")
+    ax.semilogy(orders, e["aak_hankel"], "s-", ms=4, label=r"AAK, Hankel (= $\sigma_{r+1}$)")
     ax.semilogy(orders, e["aak_inf"], "^-", ms=4, label="AAK, H-inf")
-    ax.semilogy(orders, e["mod_modulus"], "x-", label="modal truncation by |lambda|, H-inf")
+    ax.semilogy(orders, e["mod_modulus"], "x-", label=r"modal truncation by $|\lambda|$, H-inf")
     ax.semilogy(orders, e["mod_hsv"], "+-", label="modal truncation by modal HSV, H-inf")
     ax.set_xlabel("reduced order r")
-    ax.set_ylabel("error")
+    ax.set_ylabel(r"error (H$_\infty$ or Hankel norm, absolute)")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
     return fig
 
 
@@ -110,10 +111,10 @@ def _ranking_figure(sys: ModalSystem):
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     ax.scatter(mod, hsv, s=14)
     ax.set_yscale("log")
-    ax.set_xlabel("|lambda_i| (ranking by timescale)")
-    ax.set_ylabel("modal HSV sqrt(Wc_ii Wo_ii)")
-    ax.set_title("Per-mode importance: |lambda| does not predict the Hankel singular value",
-                 fontsize=9)
+    ax.set_xlabel(r"$|\lambda_i|$ (ranking by timescale)")
+    ax.set_ylabel(r"modal HSV $\sqrt{W_{c,ii} W_{o,ii}}$")
+    ax.set_title(r"Per-mode importance: $|\lambda|$ does not predict the Hankel singular value",
+                 fontsize=10)
     rho = np.corrcoef(np.argsort(np.argsort(mod)), np.argsort(np.argsort(hsv)))[0, 1]
     return fig, rho
 
@@ -178,9 +179,12 @@ def build(ctx: ReportContext) -> Section:
                f"LRU ring m={m}, p=4": _ring(m, 4, seed),
                f"LRU ring m={m}, p=1, gains over 3 decades": _ring(m, 1, seed, gain_decades=3)}
     fig, rows = _hsv_figure(systems)
-    sec.add(figure_html(fig, alt="Hankel singular value decay with the numerical rank cut"))
-    sec.add(table_html(["system", "states", "numerical rank", "cut / sigma_1",
-                        "# sigma > 1e-3 sigma_1", "# sigma > 1e-6 sigma_1"], rows))
+    sec.add(figure_html(fig, alt="Hankel singular value decay with the numerical rank cut",
+                        caption="Hankel singular values of three LRU rings: more inputs or "
+                        "spread gains slow the decay, so fewer modes can be removed; the dashed "
+                        "and dotted lines mark the numerical rank."))
+    sec.add(table_html(["system", "states", "numerical rank", r"cut / $\sigma_1$",
+                        r"# $\sigma > 10^{-3} \sigma_1$", r"# $\sigma > 10^{-6} \sigma_1$"], rows))
 
     ctx.progress("reduction: errors against order")
     sys = systems[f"LRU ring m={m}, p=1, gains over 3 decades"]
@@ -188,12 +192,16 @@ def build(ctx: ReportContext) -> Section:
     e, aak_dev = _errors_vs_order(sys, orders)
     sec.add(figure_html(_errors_figure(orders, e, f"Errors against order, LRU ring m={m}, "
                                                   "gains spread over 3 decades"),
-                        alt="BT, AAK and modal truncation errors against order with bounds"))
+                        alt="BT, AAK and modal truncation errors against order with bounds",
+                        caption=r"Reduction errors against the order r. The grey band is the "
+                        r"bracket [$\sigma_{r+1}$, 2 tail] that balanced truncation must stay "
+                        "in; AAK attains the lower end in the Hankel norm; truncating modes by "
+                        r"$|\lambda|$ is far worse than by their Hankel singular values."))
     ratio = e["bt"] / e["upper"]
     chain_ok = bool(np.all(e["lower"] <= e["bt"] * (1 + 1e-9)) and np.all(ratio <= 1))
     sec.add(table_html(
-        ["r", "sigma_r+1", "BT H-inf", "2 tail", "BT / 2 tail", "AAK Hankel", "AAK H-inf",
-         "modal |lambda| H-inf", "modal HSV H-inf"],
+        ["r", r"$\sigma_{r+1}$", "BT H-inf", "2 tail", "BT / 2 tail", "AAK Hankel", "AAK H-inf",
+         r"modal $|\lambda|$ H-inf", "modal HSV H-inf"],
         [[int(r), e["lower"][i], e["bt"][i], e["upper"][i], ratio[i], e["aak_hankel"][i],
           e["aak_inf"][i], e["mod_modulus"][i], e["mod_hsv"][i]] for i, r in enumerate(orders)],
         caption="Errors against order (BT's need not decrease with r; the optimal ones do)"))
@@ -213,19 +221,22 @@ def build(ctx: ReportContext) -> Section:
 
     ctx.progress("reduction: ranking modes")
     fig, rho = _ranking_figure(sys)
-    sec.add(figure_html(fig, alt="per-mode modulus against modal Hankel singular value"))
+    sec.add(figure_html(fig, alt="per-mode modulus against modal Hankel singular value",
+                        caption=r"Each mode's modulus $|\lambda_i|$ against its modal Hankel "
+                        "singular value: modes near the unit circle are not necessarily the "
+                        "important ones."))
     sec.add(paragraph(
-        f"Rank correlation between |lambda| and the modal HSV: {rho:.2f}. Ranking modes by "
-        "|lambda| keeps slow modes with small gains; ranking by the modal HSV (or balancing) "
+        f"Rank correlation between $|\\lambda|$ and the modal HSV: {rho:.2f}. Ranking modes by "
+        "$|\\lambda|$ keeps slow modes with small gains; ranking by the modal HSV (or balancing) "
         "keeps what the input/output map needs (THEORY §1; Forgione, Mejari & Piga 2024)."))
 
     ctx.progress("reduction: read-once projection")
     rows, (mm, N, Q) = _read_once_rows(seed, quick)
-    sec.add(table_html(["r", "sigma_r+1(W) (SVD of W)", "projection ||W - W_r||_2",
-                        "truncated recurrence ||W - W_r||_2", "ratio",
-                        "|projection - sigma_r+1| / sigma_1"], rows,
+    sec.add(table_html(["r", r"$\sigma_{r+1}(W)$ (SVD of W)", r"projection $\|W - W_r\|_2$",
+                        r"truncated recurrence $\|W - W_r\|_2$", "ratio",
+                        r"$|\text{projection} - \sigma_{r+1}| / \sigma_1$"], rows,
                        caption=f"Read-once projection (m={mm}, N={N}, Q={Q}): the projection "
-                               "attains sigma_r+1(W); the recurrence truncated in the same "
+                               r"attains $\sigma_{r+1}(W)$; the recurrence truncated in the same "
                                "coordinates does not (THEORY: 2.3-6.2x)"))
     dev = max(r[5] for r in rows)
     sec.summary.append(SummaryRow("read-once projection attains sigma_r+1(W) (worst deviation "
