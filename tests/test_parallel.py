@@ -40,6 +40,19 @@ def plugin_dir(tmp_path_factory):
     return d
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _forget_planted_theorem():
+    """The planted theorem must not outlive this module (other tests list every theorem)."""
+    yield
+    import sys
+
+    from mccc_proofs import registry
+
+    for key in [k for k in registry._REGISTRY if k.startswith("planted.")]:
+        del registry._REGISTRY[key]
+    sys.modules.pop("mccc_planted_theorem", None)
+
+
 @pytest.fixture(scope="module")
 def cluster(plugin_dir):
     old = os.environ.get("PYTHONPATH")
