@@ -13,10 +13,27 @@ from mccc_theory.report.build import SECTIONS
 from mccc_theory.report.document import SummaryRow
 
 
+def _saved_bench(path, ok):
+    """A saved ``make bench`` run with one table and one check (``ok`` as given).
+
+    The benchmarks section reads reports/bench.json, a measurement of one machine that ``make
+    bench`` rewrites; the report tests must not pass or fail with whatever that file holds, so
+    they point the section at a file of their own."""
+    path.write_text(json.dumps({
+        "measured_at": "2026-01-01 00:00 UTC", "machine": "test fixture", "quick": False,
+        "tables": [{"title": "fixture table", "header": ["N", "ratio"], "rows": [[8, "1.5x"]],
+                    "notes": ["a note"],
+                    "checks": [{"item": "fixture ratio", "value": "1.5x", "target": "<= 2x",
+                                "ok": ok}]}]}))
+    return path
+
+
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    rc = main(["report", "--quick", "--out", str(out), "--json", str(out / "summary.json")])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(bench_section, "BENCH_JSON", _saved_bench(out / "bench.json", ok=True))
+        rc = main(["report", "--quick", "--out", str(out), "--json", str(out / "summary.json")])
     return rc, out, json.loads((out / "summary.json").read_text())
 
 
@@ -70,10 +87,22 @@ def test_missed_item_exits_1_and_is_named(tmp_path, monkeypatch, capsys):
         return sec
 
     monkeypatch.setattr(bench_section, "build", failing)
+    monkeypatch.setattr(bench_section, "BENCH_JSON", _saved_bench(tmp_path / "b.json", ok=True))
     rc = main(["report", "--quick", "--only", "benchmarks", "--out", str(tmp_path)])
     assert rc == 1
     assert re.search(r"MISSED: \[benchmarks\] deliberately failing item", capsys.readouterr().err)
     assert "1 missed" in (tmp_path / "mccc-report.html").read_text()
+
+
+def test_saved_benchmark_miss_is_a_missed_item(tmp_path, monkeypatch, capsys):
+    # A target missed in the saved full-size run is a miss of the report too (exit 1, named),
+    # not hidden because it was measured earlier.
+    monkeypatch.setattr(bench_section, "BENCH_JSON", _saved_bench(tmp_path / "b.json", ok=False))
+    rc = main(["report", "--quick", "--only", "benchmarks", "--out", str(tmp_path)])
+    assert rc == 1
+    assert re.search(r"MISSED: \[benchmarks\] fixture ratio", capsys.readouterr().err)
+    html = (tmp_path / "mccc-report.html").read_text()
+    assert "1 missed" in html and "fixture table" in html and "test fixture" in html
 
 
 @pytest.mark.parametrize("argv, match", [
