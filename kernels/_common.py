@@ -41,7 +41,8 @@ from mccc_theory.errors import (
 __all__ = [
     "NonContiguousError", "Spec", "check_planes", "resolve_dtype", "check_params",
     "unit_roundoff", "to_float64", "INPUT_DTYPES", "PARAM_DTYPES", "checks", "checks_enabled",
-    "check_values", "check_cu_seqlens", "packed_layout", "scan_packed",
+    "check_values", "check_cu_seqlens", "check_packing_and_h0", "check_modes", "packed_layout",
+    "scan_packed",
 ]
 
 def _env_default(value: str) -> bool:
@@ -163,6 +164,45 @@ def check_cu_seqlens(cu_seqlens, total: int, *, packed: str) -> np.ndarray:
         raise ShapeError(f"cu_seqlens: expected the last offset to be the packed length "
                          f"{total} (axis 1 of {packed}), found {arr[-1]}")
     return arr
+
+
+def check_packing_and_h0(x, name: str, features: str, cu_seqlens, h0_re, h0_im,
+                         state: tuple) -> tuple[int, np.ndarray | None, str | None]:
+    """Packed layout and initial state of a scan-like call: ``(n_out, cu, h0 dtype)``.
+
+    ``x`` (batch, total, features) is the argument ``name`` whose axis 1 holds the tokens. With
+    ``cu_seqlens`` it must be a batch of 1 and ``cu`` is its checked offsets
+    (:func:`check_cu_seqlens`); ``n_out`` is the number of final states (sequences, else batch
+    rows). ``h0_re``, ``h0_im`` are both ``None`` (dtype ``None``) or planes of shape
+    ``(n_out, *state)``.
+    """
+    batch = int(x.shape[0])
+    n_out, cu = batch, None
+    if cu_seqlens is not None:
+        if batch != 1:
+            raise ShapeError(f"{name}: with cu_seqlens the sequences are packed on axis 1 of a "
+                             f"batch of 1, shape (1, total, {features}); found {tuple(x.shape)}")
+        cu = check_cu_seqlens(cu_seqlens, int(x.shape[1]), packed=name)
+        n_out = len(cu) - 1
+    if (h0_re is None) != (h0_im is None):
+        raise ShapeError("h0_re, h0_im: give both planes of the initial state or neither")
+    dh = None if h0_re is None else check_planes(h0_re, h0_im, "h0", (n_out, *state))
+    return n_out, cu, dh
+
+
+def check_modes(nu, theta, m: int, *dtypes: str, modes_of: str) -> str:
+    """``nu``, ``theta`` checked (:func:`check_params`) for the ``m`` modes of the gain; returns
+    the compute dtype of the call (:func:`resolve_dtype` of ``dtypes`` and the parameters';
+    a ``None`` in ``dtypes``, an absent optional argument, counts for nothing).
+
+    ``|lambda|`` rounding to 1 is checked in the compute dtype, which the parameters' own dtype
+    may widen. ``modes_of`` says where ``m`` was read, for the message.
+    """
+    compute = resolve_dtype(*dtypes, check_params(nu, theta))
+    check_params(nu, theta, compute=compute)
+    if int(nu.shape[0]) != m:
+        raise ShapeError(f"nu: expected m = {m} modes ({modes_of}), found {nu.shape[0]}")
+    return compute
 
 
 def packed_layout(cu: np.ndarray):

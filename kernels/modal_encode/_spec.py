@@ -8,12 +8,11 @@ from mccc_theory.validation import check_choice
 from .._common import (
     INPUT_DTYPES,
     Spec,
-    check_cu_seqlens,
-    check_params,
+    check_modes,
+    check_packing_and_h0,
     check_planes,
     check_tensor,
     check_values,
-    resolve_dtype,
 )
 
 ACCUMULATE = ("auto", "float32", "float64")
@@ -52,33 +51,16 @@ def validate_encode(v, nu, theta, b_re, b_im, h0_re=None, h0_im=None, *, mask=No
         raise ShapeError(f"b_re: expected shape (m,) (per mode) or ({batch}, {N}, m) (per "
                          f"token), found {tuple(b_re.shape)}")
     m = int(b_re.shape[-1])
-    n_out, cu = batch, None
-    if cu_seqlens is not None:
-        if mask is not None:
-            raise ShapeError("mask: give either mask (padded batch) or cu_seqlens (packed "
-                             "sequences), not both")
-        if batch != 1:
-            raise ShapeError(f"v: with cu_seqlens the sequences are packed on axis 1 of a "
-                             f"batch of 1, shape (1, total, d_v); found {tuple(v.shape)}")
-        cu = check_cu_seqlens(cu_seqlens, N, packed="v")
-        n_out = len(cu) - 1
-    if (h0_re is None) != (h0_im is None):
-        raise ShapeError("h0_re, h0_im: give both planes of the initial state or neither")
-    names = [dv, db]
-    if h0_re is not None:
-        names.append(check_planes(h0_re, h0_im, "h0", (n_out, m, d_v)))
+    if cu_seqlens is not None and mask is not None:
+        raise ShapeError("mask: give either mask (padded batch) or cu_seqlens (packed "
+                         "sequences), not both")
+    n_out, cu, dh0 = check_packing_and_h0(v, "v", "d_v", cu_seqlens, h0_re, h0_im, (m, d_v))
     if mask is not None:
         check_tensor(mask, "mask", ndim=2, allowed=("bool",))
         if tuple(int(s) for s in mask.shape) != (batch, N):
             raise ShapeError(f"mask: expected shape ({batch}, {N}) (batch and tokens of v), "
                              f"found {tuple(mask.shape)}")
-    dn = check_params(nu, theta)
-    names.append(dn)
-    compute = resolve_dtype(*names)
-    check_params(nu, theta, compute=compute)  # |lambda| rounding to 1 in the compute dtype
-    if int(nu.shape[0]) != m:
-        raise ShapeError(f"nu: expected m = {m} modes (the last axis of b_re), found "
-                         f"{nu.shape[0]}")
+    compute = check_modes(nu, theta, m, dv, db, dh0, modes_of="the last axis of b_re")
     if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
         raise MethodError(f"chunk: expected a positive int (tokens per block) or None (auto), "
                           f"found {chunk!r}")

@@ -9,12 +9,11 @@ from .._common import (
     INPUT_DTYPES,
     Spec,
     check_chunk,
-    check_cu_seqlens,
-    check_params,
+    check_modes,
+    check_packing_and_h0,
     check_planes,
     check_tensor,
     check_values,
-    resolve_dtype,
 )
 
 METHODS = ("sequential", "chunked")
@@ -34,24 +33,8 @@ def validate_scan(u, nu, theta, B_re, B_im, h0_re=None, h0_im=None, *, return_al
         raise EmptyInputError(f"u: expected non-empty (batch, L, p), found {tuple(u.shape)}")
     dB = check_planes(B_re, B_im, "B", (None, p))
     m = int(B_re.shape[0])
-    n_out, cu = batch, None
-    if cu_seqlens is not None:
-        if batch != 1:
-            raise ShapeError(f"u: with cu_seqlens the sequences are packed on axis 1 of a batch "
-                             f"of 1, shape (1, total, p); found {tuple(u.shape)}")
-        cu = check_cu_seqlens(cu_seqlens, L, packed="u")
-        n_out = len(cu) - 1
-    if (h0_re is None) != (h0_im is None):
-        raise ShapeError("h0_re, h0_im: give both planes of the initial state or neither")
-    names = [du, dB]
-    if h0_re is not None:
-        names.append(check_planes(h0_re, h0_im, "h0", (n_out, m)))
-    dn = check_params(nu, theta)
-    names.append(dn)
-    compute = resolve_dtype(*names)
-    check_params(nu, theta, compute=compute)  # |lambda| rounding to 1 in the compute dtype
-    if int(nu.shape[0]) != m:
-        raise ShapeError(f"nu: expected m = {m} modes (the rows of B_re), found {nu.shape[0]}")
+    n_out, cu, dh0 = check_packing_and_h0(u, "u", "p", cu_seqlens, h0_re, h0_im, (m,))
+    compute = check_modes(nu, theta, m, du, dB, dh0, modes_of="the rows of B_re")
     if not isinstance(return_all, bool):
         raise ShapeError(f"return_all: expected a bool, found {return_all!r}")
     check_choice(method, "method", METHODS)
