@@ -4,6 +4,7 @@ derivation the kernels share)."""
 
 import numpy as np
 import pytest
+from finite_differences import assert_vjp_matches
 
 from mccc_kernels.modal_readout import reference as RR
 from mccc_kernels.modal_scan import reference as RS
@@ -37,22 +38,8 @@ def test_reference_scan_vjp_matches_finite_differences(return_all):
     g = (rng.standard_normal(out[0].shape), rng.standard_normal(out[1].shape))
     grads = RS.modal_scan_vjp(*args, *g, return_all=return_all)
 
-    def loss(a):
-        h = RS.modal_scan(*a, return_all=return_all)
-        return np.sum(g[0] * h[0]) + np.sum(g[1] * h[1])
-
-    step = 1e-6
-    for idx, name in enumerate(RS.GRAD_NAMES):
-        x = args[idx]
-        fd = np.zeros_like(x)
-        for pos in np.ndindex(x.shape):
-            plus = [a.copy() if a is not None else None for a in args]
-            minus = [a.copy() if a is not None else None for a in args]
-            plus[idx][pos] += step
-            minus[idx][pos] -= step
-            fd[pos] = (loss(plus) - loss(minus)) / (2 * step)
-        # central differences: truncation O(step^2) and cancellation O(eps |loss| / step) ~ 1e-9
-        np.testing.assert_allclose(grads[name], fd, rtol=1e-6, atol=1e-7, err_msg=name)
+    assert_vjp_matches(lambda *a: RS.modal_scan(*a, return_all=return_all), args, g, grads,
+                       RS.GRAD_NAMES)
 
 
 def test_reference_lambda_zero_gives_zero_dnu_and_no_memory():
@@ -80,21 +67,8 @@ def test_reference_readout_vjp_matches_finite_differences(mix, gain):
     grads = RR.modal_readout_vjp(*args[:4], gy, mix=mix, g_re=g[0], g_im=g[1])
     names = ["H_re", "H_im", "C_re", "C_im", "g_re", "g_im"]
 
-    def loss(a):
-        return np.sum(gy * RR.modal_readout(*a[:4], mix=mix, g_re=a[4], g_im=a[5]))
-
-    for idx, name in enumerate(names):
-        if args[idx] is None:
-            continue
-        fd = np.zeros_like(args[idx])
-        for pos in np.ndindex(fd.shape):
-            plus = [a.copy() if a is not None else None for a in args]
-            minus = [a.copy() if a is not None else None for a in args]
-            plus[idx][pos] += 1e-6
-            minus[idx][pos] -= 1e-6
-            fd[pos] = (loss(plus) - loss(minus)) / 2e-6
-        # same finite-difference budget as the scan test
-        np.testing.assert_allclose(grads[name], fd, rtol=1e-6, atol=1e-7, err_msg=name)
+    assert_vjp_matches(lambda *a: (RR.modal_readout(*a[:4], mix=mix, g_re=a[4], g_im=a[5]),),
+                       args, (gy,), grads, names)
 
 
 def test_error_model_bounds_a_float32_sequential_loop():
