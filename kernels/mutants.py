@@ -40,8 +40,7 @@ class Mutant:
 MUTANTS = (
     Mutant("scan.triton.adjoint_no_conj", "sequential reverse scan multiplies by lambda, not "
            "conj(lambda)", "modal_scan", "triton", "modal_scan.triton",
-           (("n_re = lr * a_re + li * a_im + gr", "n_re = lr * a_re - li * a_im + gr", 0),
-            ("n_im = lr * a_im - li * a_re + gi", "n_im = lr * a_im + li * a_re + gi", 0))),
+           (("_mul_add(lr, -li, a_re, a_im, gr, gi)", "_mul_add(lr, li, a_re, a_im, gr, gi)", 0),)),
     Mutant("scan.triton.chunk_adjoint_no_conj", "chunk-parallel reverse scan uses powers of "
            "lambda", "modal_scan", "triton", "modal_scan.triton",
            (("    if CONJ:\n        th = -th", "    if CONJ:\n        th = th", 0),)),
@@ -68,10 +67,7 @@ MUTANTS = (
     Mutant("scan.triton.dlam_uses_h_t", "chunk-parallel dlambda pairs G_t with h_t instead of "
            "h_{t-1}",
            "modal_scan", "triton", "modal_scan.triton",
-           (("P2_re = tl.where(lag >= 1, P2_re, 0.0)", "P2_re = tl.where(lag >= 0, P2_re, 0.0)",
-             0),
-            ("P2_im = tl.where(lag >= 1, P2_im, 0.0)", "P2_im = tl.where(lag >= 0, P2_im, 0.0)",
-             0))),
+           (("row = jj - 1  # dlambda", "row = jj + 0  # dlambda", 0),)),
     Mutant("scan.torch.adjoint_no_conj", "pure-torch reverse scan with lambda, not conj(lambda)",
            "modal_scan", "torch", "modal_scan.torch",
            (("G_re, G_im = TorchCore.forward(g_re.flip(1), g_im.flip(1), nu, -theta,",

@@ -18,7 +18,11 @@ The rule (``method``):
   state is its last carry); (3) every chunk recomputes its rows with the incoming carry,
   ``h = T x + lambda^(j+1) c`` (a K x K x BLOCK product-sum), and stores them. The reverse scan
   is the same three launches on time-reversed rows with ``conj(lambda)``; ``dlambda`` reuses (1)
-  and (2) for the carries and sums ``G_t conj(h_{t-1})`` per chunk in parallel.
+  and (2) for the carries and (3), on the previous states ``h_{t-1}``, to sum
+  ``G_t conj(h_{t-1})`` per chunk in parallel.
+
+The sequential ``dlambda`` is the sequential forward kernel recomputing the states (flag
+``DLAM``), so each kernel is one of: ``_fwd_seq``, ``_rev_seq``, and the three chunk launches.
 
 Kept inside the subset that runs under ``TRITON_INTERPRET=1`` (THEORY §6): no complex dtypes,
 no ``tl.dot``, no libdevice, no autotune, no ``device_assert`` (every check is done in Python
@@ -66,12 +70,17 @@ def _causal_pow(lag, rate, th):
 
 
 @triton.jit
+def _mul_add(w_re, w_im, a_re, a_im, x_re, x_im):
+    """``w a + x`` on split planes: one step of the recurrence ``h_t = lambda h_{t-1} + x_t``."""
+    return w_re * a_re - w_im * a_im + x_re, w_re * a_im + w_im * a_re + x_im
+
+
+@triton.jit
 def _chunk_rows(T_re, T_im, V_re, V_im, u_re, u_im, c_re, c_im):
     """One chunk's rows ``T u + V c``: causal block T (K, K, BLOCK), inputs u (1, K, BLOCK),
     carry powers V (K, BLOCK) and carry c (BLOCK,); complex products on split planes."""
-    y_re = tl.sum(T_re * u_re - T_im * u_im, axis=1) + V_re * c_re[None, :] - V_im * c_im[None, :]
-    y_im = tl.sum(T_re * u_im + T_im * u_re, axis=1) + V_re * c_im[None, :] + V_im * c_re[None, :]
-    return y_re, y_im
+    return _mul_add(V_re, V_im, c_re[None, :], c_im[None, :],
+                    tl.sum(T_re * u_re - T_im * u_im, axis=1), tl.sum(T_re * u_im + T_im * u_re, axis=1))
 
 
 @triton.jit
@@ -87,25 +96,35 @@ def _initial_state(h0_re, h0_im, b, M, offs, mask, like, HAS_H0: tl.constexpr):
 
 
 @triton.jit
-def _fwd_seq(x_re, x_im, nu_ptr, th_ptr, h0_re, h0_im, o_re, o_im, L, M,
-             HAS_H0: tl.constexpr, ALL: tl.constexpr, BLOCK: tl.constexpr):
+def _fwd_seq(x_re, x_im, G_re, G_im, nu_ptr, th_ptr, h0_re, h0_im, o_re, o_im, L, M,
+             HAS_H0: tl.constexpr, ALL: tl.constexpr, DLAM: tl.constexpr, BLOCK: tl.constexpr):
+    """The states ``h_t = lambda h_{t-1} + x_t`` one step at a time, stored at every t (ALL) or
+    the last. DLAM: the states are only recomputed for ``sum_t G_t conj(h_{t-1})`` (G read,
+    the per-row sum stored in ``o``; ALL must be off); otherwise G is not read."""
     b = tl.program_id(0).to(tl.int64)
     offs = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < M
     rate, th, lr, li = _lam(nu_ptr, th_ptr, offs, mask)
     h_re, h_im = _initial_state(h0_re, h0_im, b, M, offs, mask, rate, HAS_H0)
+    acc_re = tl.zeros([BLOCK], dtype=rate.dtype)
+    acc_im = tl.zeros([BLOCK], dtype=rate.dtype)
     base = b * L * M
     for t in range(0, L):
+        if DLAM:
+            gr = tl.load(G_re + base + t * M + offs, mask=mask, other=0.0)
+            gi = tl.load(G_im + base + t * M + offs, mask=mask, other=0.0)
+            acc_re += gr * h_re + gi * h_im
+            acc_im += gi * h_re - gr * h_im
         xr = tl.load(x_re + base + t * M + offs, mask=mask, other=0.0)
         xi = tl.load(x_im + base + t * M + offs, mask=mask, other=0.0)
-        n_re = lr * h_re - li * h_im + xr
-        n_im = lr * h_im + li * h_re + xi
-        h_re = n_re
-        h_im = n_im
+        h_re, h_im = _mul_add(lr, li, h_re, h_im, xr, xi)
         if ALL:
             tl.store(o_re + base + t * M + offs, h_re, mask=mask)
             tl.store(o_im + base + t * M + offs, h_im, mask=mask)
-    if not ALL:
+    if DLAM:
+        tl.store(o_re + b * M + offs, acc_re, mask=mask)
+        tl.store(o_im + b * M + offs, acc_im, mask=mask)
+    elif not ALL:
         tl.store(o_re + b * M + offs, h_re, mask=mask)
         tl.store(o_im + b * M + offs, h_im, mask=mask)
 
@@ -132,39 +151,9 @@ def _rev_seq(g_re, g_im, nu_ptr, th_ptr, G_re, G_im, L, M,
         else:
             gr = tl.where(i == 0, gT_re, 0.0)
             gi = tl.where(i == 0, gT_im, 0.0)
-        n_re = lr * a_re + li * a_im + gr
-        n_im = lr * a_im - li * a_re + gi
-        a_re = n_re
-        a_im = n_im
+        a_re, a_im = _mul_add(lr, -li, a_re, a_im, gr, gi)  # conj(lambda) G_{t+1} + g_t
         tl.store(G_re + base + t * M + offs, a_re, mask=mask)
         tl.store(G_im + base + t * M + offs, a_im, mask=mask)
-
-
-@triton.jit
-def _dlam_seq(x_re, x_im, G_re, G_im, nu_ptr, th_ptr, h0_re, h0_im, d_re, d_im, L, M,
-              HAS_H0: tl.constexpr, BLOCK: tl.constexpr):
-    """Per batch row: sum_t G_t conj(h_{t-1}), recomputing h on the fly."""
-    b = tl.program_id(0).to(tl.int64)
-    offs = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < M
-    rate, th, lr, li = _lam(nu_ptr, th_ptr, offs, mask)
-    h_re, h_im = _initial_state(h0_re, h0_im, b, M, offs, mask, rate, HAS_H0)
-    acc_re = tl.zeros([BLOCK], dtype=rate.dtype)
-    acc_im = tl.zeros([BLOCK], dtype=rate.dtype)
-    base = b * L * M
-    for t in range(0, L):
-        gr = tl.load(G_re + base + t * M + offs, mask=mask, other=0.0)
-        gi = tl.load(G_im + base + t * M + offs, mask=mask, other=0.0)
-        acc_re += gr * h_re + gi * h_im
-        acc_im += gi * h_re - gr * h_im
-        xr = tl.load(x_re + base + t * M + offs, mask=mask, other=0.0)
-        xi = tl.load(x_im + base + t * M + offs, mask=mask, other=0.0)
-        n_re = lr * h_re - li * h_im + xr
-        n_im = lr * h_im + li * h_re + xi
-        h_re = n_re
-        h_im = n_im
-    tl.store(d_re + b * M + offs, acc_re, mask=mask)
-    tl.store(d_im + b * M + offs, acc_im, mask=mask)
 
 
 @triton.jit
@@ -240,20 +229,19 @@ def _par_carry(S_re, S_im, nu_ptr, th_ptr, h0_re, h0_im, C_re, C_im, F_re, F_im,
         w_re, w_im = _pow(steps + 0 * offs, rate, th)
         s_re = tl.load(S_re + at, mask=mask, other=0.0)
         s_im = tl.load(S_im + at, mask=mask, other=0.0)
-        n_re = w_re * c_re - w_im * c_im + s_re
-        n_im = w_re * c_im + w_im * c_re + s_im
-        c_re = n_re
-        c_im = n_im
+        c_re, c_im = _mul_add(w_re, w_im, c_re, c_im, s_re, s_im)
     tl.store(F_re + b * M + offs, c_re, mask=mask)
     tl.store(F_im + b * M + offs, c_im, mask=mask)
 
 
 @triton.jit
-def _par_rows(x_re, x_im, nu_ptr, th_ptr, C_re, C_im, o_re, o_im, L, M, n_chunks,
-              REV: tl.constexpr, INJECT: tl.constexpr, CONJ: tl.constexpr,
+def _par_rows(x_re, x_im, G_re, G_im, nu_ptr, th_ptr, C_re, C_im, o_re, o_im, L, M, n_chunks,
+              REV: tl.constexpr, INJECT: tl.constexpr, CONJ: tl.constexpr, DLAM: tl.constexpr,
               BLOCK: tl.constexpr, K: tl.constexpr):
     """Launch (3): the rows of chunk c with its carry, ``h_j = sum_i lambda^(j-i) x_i +
-    lambda^(j+1) c``, stored at their memory rows."""
+    lambda^(j+1) c``, stored at their memory rows. DLAM: the previous states ``h_{j-1}``
+    instead (``h_{-1} = c``), only for the chunk's ``sum_j G_j conj(h_{j-1})``, stored at the
+    chunk's carry slot of ``o``; otherwise G is not read."""
     b = tl.program_id(0).to(tl.int64)
     offs = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     c = tl.program_id(2)
@@ -261,44 +249,26 @@ def _par_rows(x_re, x_im, nu_ptr, th_ptr, C_re, C_im, o_re, o_im, L, M, n_chunks
     rate, th = _params(nu_ptr, th_ptr, offs, mask, CONJ)
     v_re, v_im, ptrs, tmask = _chunk_tile(x_re, x_im, b, c, L, M, offs, mask, REV, INJECT, K)
     jj = tl.arange(0, K)
-    lag = jj[:, None, None] - jj[None, :, None]  # (K, K, 1): output row j, input column i
+    if DLAM:
+        row = jj - 1  # dlambda pairs G_j with the state before step j
+    else:
+        row = jj
+    lag = row[:, None, None] - jj[None, :, None]  # (K, K, 1): output row, input column i
     T_re, T_im = _causal_pow(lag, rate[None, None, :], th[None, None, :])
-    W_re, W_im = _pow((jj + 1)[:, None], rate[None, :], th[None, :])  # lambda^(j+1), (K, BLOCK)
+    W_re, W_im = _pow((row + 1)[:, None], rate[None, :], th[None, :])  # lambda^(row+1), (K, BLOCK)
     at = (b * n_chunks + c) * M + offs
     c_re = tl.load(C_re + at, mask=mask, other=0.0)
     c_im = tl.load(C_im + at, mask=mask, other=0.0)
     h_re, h_im = _chunk_rows(T_re, T_im, W_re, W_im, v_re[None, :, :], v_im[None, :, :], c_re,
                              c_im)
-    tl.store(o_re + ptrs, h_re, mask=tmask)
-    tl.store(o_im + ptrs, h_im, mask=tmask)
-
-
-@triton.jit
-def _par_dlam(x_re, x_im, G_re, G_im, nu_ptr, th_ptr, C_re, C_im, D_re, D_im, L, M, n_chunks,
-              BLOCK: tl.constexpr, K: tl.constexpr):
-    """Per chunk: ``sum_j G_j conj(h_{j-1})`` with the previous states ``h_{j-1} = sum_{i<j}
-    lambda^(j-1-i) x_i + lambda^j c`` rebuilt from the chunk's carry c."""
-    b = tl.program_id(0).to(tl.int64)
-    offs = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
-    c = tl.program_id(2)
-    mask = offs < M
-    rate, th = _params(nu_ptr, th_ptr, offs, mask, False)
-    v_re, v_im, ptrs, tmask = _chunk_tile(x_re, x_im, b, c, L, M, offs, mask, False, False, K)
-    gr = tl.load(G_re + ptrs, mask=tmask, other=0.0)
-    gi = tl.load(G_im + ptrs, mask=tmask, other=0.0)
-    jj = tl.arange(0, K)
-    lag = jj[:, None, None] - jj[None, :, None]
-    P2_re, P2_im = _pow(tl.maximum(lag - 1, 0), rate[None, None, :], th[None, None, :])
-    P2_re = tl.where(lag >= 1, P2_re, 0.0)
-    P2_im = tl.where(lag >= 1, P2_im, 0.0)
-    W2_re, W2_im = _pow(jj[:, None], rate[None, :], th[None, :])
-    at = (b * n_chunks + c) * M + offs
-    c_re = tl.load(C_re + at, mask=mask, other=0.0)
-    c_im = tl.load(C_im + at, mask=mask, other=0.0)
-    p_re, p_im = _chunk_rows(P2_re, P2_im, W2_re, W2_im, v_re[None, :, :], v_im[None, :, :],
-                             c_re, c_im)
-    tl.store(D_re + at, tl.sum(gr * p_re + gi * p_im, axis=0), mask=mask)
-    tl.store(D_im + at, tl.sum(gi * p_re - gr * p_im, axis=0), mask=mask)
+    if DLAM:
+        gr = tl.load(G_re + ptrs, mask=tmask, other=0.0)
+        gi = tl.load(G_im + ptrs, mask=tmask, other=0.0)
+        tl.store(o_re + at, tl.sum(gr * h_re + gi * h_im, axis=0), mask=mask)
+        tl.store(o_im + at, tl.sum(gi * h_re - gr * h_im, axis=0), mask=mask)
+    else:
+        tl.store(o_re + ptrs, h_re, mask=tmask)
+        tl.store(o_im + ptrs, h_im, mask=tmask)
 
 
 def _grid(batch, m, n_chunks=None):
@@ -333,9 +303,10 @@ def forward(x_re, x_im, nu, theta, h0_re, h0_im, *, return_all, method, chunk):
         if not return_all:
             return final
         o_re, o_im = torch.empty_like(x_re), torch.empty_like(x_im)
-        _par_rows[_grid(batch, m, C_re.shape[1])](x_re, x_im, nu, theta, C_re, C_im, o_re, o_im,
-                                                  L, m, C_re.shape[1], REV=False, INJECT=False,
-                                                  CONJ=False, BLOCK=BLOCK_M, K=chunk)
+        _par_rows[_grid(batch, m, C_re.shape[1])](x_re, x_im, x_re, x_im, nu, theta, C_re, C_im,
+                                                  o_re, o_im, L, m, C_re.shape[1], REV=False,
+                                                  INJECT=False, CONJ=False, DLAM=False,
+                                                  BLOCK=BLOCK_M, K=chunk)
         return o_re, o_im
     shape = (batch, L, m) if return_all else (batch, m)
     o_re = torch.empty(shape, dtype=x_re.dtype, device=x_re.device)
@@ -343,8 +314,8 @@ def forward(x_re, x_im, nu, theta, h0_re, h0_im, *, return_all, method, chunk):
     has_h0 = h0_re is not None
     h0r = h0_re if has_h0 else o_re
     h0i = h0_im if has_h0 else o_im
-    _fwd_seq[_grid(batch, m)](x_re, x_im, nu, theta, h0r, h0i, o_re, o_im, L, m,
-                              HAS_H0=has_h0, ALL=return_all, BLOCK=BLOCK_M)
+    _fwd_seq[_grid(batch, m)](x_re, x_im, x_re, x_im, nu, theta, h0r, h0i, o_re, o_im, L, m,
+                              HAS_H0=has_h0, ALL=return_all, DLAM=False, BLOCK=BLOCK_M)
     return o_re, o_im
 
 
@@ -357,9 +328,10 @@ def reverse(g_re, g_im, nu, theta, *, L, return_all, method, chunk):
         inject = not return_all
         (C_re, C_im), _ = _carries(g_re, g_im, nu, theta, None, None, L=L, K=chunk, rev=True,
                                    inject=inject, conj=True)
-        _par_rows[_grid(batch, m, C_re.shape[1])](g_re, g_im, nu, theta, C_re, C_im, G_re, G_im,
-                                                  L, m, C_re.shape[1], REV=True, INJECT=inject,
-                                                  CONJ=True, BLOCK=BLOCK_M, K=chunk)
+        _par_rows[_grid(batch, m, C_re.shape[1])](g_re, g_im, g_re, g_im, nu, theta, C_re, C_im,
+                                                  G_re, G_im, L, m, C_re.shape[1], REV=True,
+                                                  INJECT=inject, CONJ=True, DLAM=False,
+                                                  BLOCK=BLOCK_M, K=chunk)
     else:
         _rev_seq[_grid(batch, m)](g_re, g_im, nu, theta, G_re, G_im, L, m,
                                   ALL=return_all, BLOCK=BLOCK_M)
@@ -372,8 +344,9 @@ def dlam(x_re, x_im, G_re, G_im, nu, theta, h0_re, h0_im, *, method, chunk):
     if method == "chunked":
         (C_re, C_im), _ = _carries(x_re, x_im, nu, theta, h0_re, h0_im, L=L, K=chunk)
         D_re, D_im = torch.empty_like(C_re), torch.empty_like(C_im)
-        _par_dlam[_grid(batch, m, C_re.shape[1])](x_re, x_im, G_re, G_im, nu, theta, C_re, C_im,
-                                                  D_re, D_im, L, m, C_re.shape[1],
+        _par_rows[_grid(batch, m, C_re.shape[1])](x_re, x_im, G_re, G_im, nu, theta, C_re, C_im,
+                                                  D_re, D_im, L, m, C_re.shape[1], REV=False,
+                                                  INJECT=False, CONJ=False, DLAM=True,
                                                   BLOCK=BLOCK_M, K=chunk)
         return D_re.sum((0, 1)), D_im.sum((0, 1))
     d_re = torch.empty((batch, m), dtype=x_re.dtype, device=x_re.device)
@@ -381,6 +354,6 @@ def dlam(x_re, x_im, G_re, G_im, nu, theta, h0_re, h0_im, *, method, chunk):
     has_h0 = h0_re is not None
     h0r = h0_re if has_h0 else d_re
     h0i = h0_im if has_h0 else d_im
-    _dlam_seq[_grid(batch, m)](x_re, x_im, G_re, G_im, nu, theta, h0r, h0i, d_re, d_im,
-                               L, m, HAS_H0=has_h0, BLOCK=BLOCK_M)
+    _fwd_seq[_grid(batch, m)](x_re, x_im, G_re, G_im, nu, theta, h0r, h0i, d_re, d_im, L, m,
+                              HAS_H0=has_h0, ALL=False, DLAM=True, BLOCK=BLOCK_M)
     return d_re.sum(0), d_im.sum(0)
