@@ -104,10 +104,7 @@ MUTANTS = (
                                "dnu = jnp.where(r == 0, 0.0, -proj)", 0),)),
     Mutant("scan.numba.adjoint_no_conj", "compiled reverse scan multiplies by lambda, not "
            "conj(lambda)", "modal_scan", "numba", "modal_scan.numba",
-           (("nr = lr[i] * ar + li[i] * ai + g_re[b, t - off, i]",
-             "nr = lr[i] * ar - li[i] * ai + g_re[b, t - off, i]", 0),
-            ("ni = lr[i] * ai - li[i] * ar + g_im[b, t - off, i]",
-             "ni = lr[i] * ai + li[i] * ar + g_im[b, t - off, i]", 0))),
+           (("_mul_add(lr[i], -li[i], a_re[b, i]", "_mul_add(lr[i], li[i], a_re[b, i]", 0),)),
     Mutant("scan.numba.dlam_ignores_h0", "compiled dlambda recomputes the states from zero, "
            "not from the initial state", "modal_scan", "numba", "modal_scan.numba",
            (("h_re, h_im = _state(h0_re, h0_im, batch, m, np.float64)",

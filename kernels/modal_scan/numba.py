@@ -47,6 +47,12 @@ STATE_DTYPE = {"float32": np.float64, "float64": np.float64}
 FUSE_MAX_P = 8
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _mul_add(wr, wi, ar, ai, xr, xi):  # pragma: no cover
+    """``w a + x`` on split planes: one step of the recurrence ``h_t = lambda h_{t-1} + x_t``."""
+    return wr * ar - wi * ai + xr, wr * ai + wi * ar + xi
+
+
 @nb.njit(cache=True, nogil=True)
 def _forward_kernel(x_re, x_im, lr, li, h_re, h_im, o_re, o_im, store_all):  # pragma: no cover
     """h (batch, m) holds h_0 on entry and h_L on exit; o (batch, L, m) gets every state."""
@@ -54,10 +60,7 @@ def _forward_kernel(x_re, x_im, lr, li, h_re, h_im, o_re, o_im, store_all):  # p
     for b in range(batch):
         for t in range(L):
             for i in range(m):
-                hr = h_re[b, i]
-                hi = h_im[b, i]
-                nr = lr[i] * hr - li[i] * hi + x_re[b, t, i]
-                ni = lr[i] * hi + li[i] * hr + x_im[b, t, i]
+                nr, ni = _mul_add(lr[i], li[i], h_re[b, i], h_im[b, i], x_re[b, t, i], x_im[b, t, i])
                 h_re[b, i] = nr
                 h_im[b, i] = ni
                 if store_all:
@@ -89,10 +92,7 @@ def _forward_u_kernel(u, Bt_re, Bt_im, lr, li, h_re, h_im, o_re, o_im, store_all
                     xr[i] += Bt_re[j, i] * uj
                     xi[i] += Bt_im[j, i] * uj
             for i in range(m):
-                nr = lr[i] * hr[i] - li[i] * hi[i] + xr[i]
-                ni = lr[i] * hi[i] + li[i] * hr[i] + xi[i]
-                hr[i] = nr
-                hi[i] = ni
+                hr[i], hi[i] = _mul_add(lr[i], li[i], hr[i], hi[i], xr[i], xi[i])
             if store_all:
                 orow = o_re[b, t]
                 oirow = o_im[b, t]
@@ -112,26 +112,16 @@ def _reverse_kernel(g_re, g_im, lr, li, a_re, a_im, G_re, G_im):  # pragma: no c
     off = L - g_re.shape[1]
     for b in range(batch):
         for t in range(L - 1, -1, -1):
-            if t >= off:
-                for i in range(m):
-                    ar = a_re[b, i]
-                    ai = a_im[b, i]
-                    nr = lr[i] * ar + li[i] * ai + g_re[b, t - off, i]
-                    ni = lr[i] * ai - li[i] * ar + g_im[b, t - off, i]
-                    a_re[b, i] = nr
-                    a_im[b, i] = ni
-                    G_re[b, t, i] = nr
-                    G_im[b, t, i] = ni
-            else:
-                for i in range(m):
-                    ar = a_re[b, i]
-                    ai = a_im[b, i]
-                    nr = lr[i] * ar + li[i] * ai
-                    ni = lr[i] * ai - li[i] * ar
-                    a_re[b, i] = nr
-                    a_im[b, i] = ni
-                    G_re[b, t, i] = nr
-                    G_im[b, t, i] = ni
+            injected = t >= off  # a final-state cotangent enters at t = L - 1 only
+            for i in range(m):
+                gr = g_re[b, t - off, i] if injected else 0.0
+                gi = g_im[b, t - off, i] if injected else 0.0
+                # conj(lambda) G_{t+1} + g_t
+                nr, ni = _mul_add(lr[i], -li[i], a_re[b, i], a_im[b, i], gr, gi)
+                a_re[b, i] = nr
+                a_im[b, i] = ni
+                G_re[b, t, i] = nr
+                G_im[b, t, i] = ni
 
 
 @nb.njit(cache=True, nogil=True)
@@ -147,8 +137,7 @@ def _dlam_kernel(x_re, x_im, G_re, G_im, lr, li, h_re, h_im, d_re, d_im):  # pra
                 gi = G_im[b, t, i]
                 d_re[i] += gr * hr + gi * hi
                 d_im[i] += gi * hr - gr * hi
-                h_re[b, i] = lr[i] * hr - li[i] * hi + x_re[b, t, i]
-                h_im[b, i] = lr[i] * hi + li[i] * hr + x_im[b, t, i]
+                h_re[b, i], h_im[b, i] = _mul_add(lr[i], li[i], hr, hi, x_re[b, t, i], x_im[b, t, i])
 
 
 def _lam(nu, theta, dtype):
