@@ -18,6 +18,7 @@ multiplication): K + L/K Python steps instead of L.
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import torch
@@ -63,13 +64,13 @@ def select_backend(device, backend: str = "auto", *, kernel: str = "modal_scan")
                 "tensors; use backend='auto' (Triton on CUDA) or 'torch'")
         if kernel != "modal_scan":
             return "torch"
-        if _numba_importable():
+        if _importable("numba"):
             return "numba"
         if backend == "auto":
             return "torch"
         raise BackendUnavailableError("backend='numba': numba is not installed (pip install "
                                       "'mccc-theory[numba]'); use backend='auto' or 'torch'")
-    has_triton = _triton_importable()
+    has_triton = _importable("triton")
     if backend == "auto":
         return "triton" if device.type == "cuda" and has_triton else "torch"
     if not has_triton:
@@ -89,17 +90,10 @@ def last_backend() -> str | None:
     return _LAST["backend"]
 
 
-def _triton_importable() -> bool:
+def _importable(module: str) -> bool:
+    """Whether ``module`` (an optional backend: ``"triton"``, ``"numba"``) imports here."""
     try:
-        import triton  # noqa: F401
-    except Exception:
-        return False
-    return True
-
-
-def _numba_importable() -> bool:
-    try:
-        import numba  # noqa: F401
+        importlib.import_module(module)
     except Exception:
         return False
     return True
