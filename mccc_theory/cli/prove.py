@@ -88,6 +88,8 @@ def run(args) -> int:
             if t.requires:
                 print(f"    requires: {', '.join(t.requires)}")
         return 0
+    if args.workers is not None:
+        check_positive_int(args.workers, "--workers")
     shards = check_positive_int(args.shards, "--shards")
     examples = None if args.examples is None else check_positive_int(args.examples, "--examples")
     jobs = plan(theorems, shards=shards, seed=args.seed, examples=examples,

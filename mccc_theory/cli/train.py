@@ -202,10 +202,17 @@ def _prune(args, out) -> list[dict]:
 
 
 def run(args) -> int:
+    from ..errors import MethodError, OrderError
+
+    if args.workers is not None and args.workers < 1:
+        raise OrderError(f"--workers: expected an integer >= 1, found {args.workers}")
+    if (args.workers is not None or args.scheduler is not None) and \
+            (not args.sweep or args.from_json):
+        # a single run is one job, and --from trains nothing: a cluster would only be ignored
+        raise MethodError("--workers/--scheduler: only with --sweep (without --from); a single "
+                          "run trains in this process")
     if args.sweep:
         return _sweep(args)
     if args.from_json:
-        from ..errors import OrderError
-
         raise OrderError("--from: only with --sweep (tabulates a saved sweep)")
     return _single(args)
