@@ -80,16 +80,23 @@ def _angle_difference(ti: np.ndarray, tj: np.ndarray) -> np.ndarray:
     return np.where(lo, (ti + _PI_HI) - (tj - _PI_HI) + 2 * _PI_LO, d)
 
 
-def _expm1_complex(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``exp(x + iy) - 1`` accurate near 0: ``expm1(x) cos y - 2 sin^2(y/2) + i e^x sin y``.
+def _expm1_complex(a_i, r_i, a_j, r_j, y):
+    """``exp(x_i + x_j + iy) - 1`` accurate near 0, from ``a = expm1(x)``, ``r = exp(x)`` per mode.
 
-    For ``x <= 0`` both real terms have the same sign when ``|y| < pi/2``, so there is no
-    cancellation where the result is small. ``x = -inf`` gives exactly ``-1``.
+    ``expm1(x_i + x_j) = a_i + r_i a_j`` and, with ``h = sin(y/2)``, ``c = cos(y/2)``,
+    ``exp(x + iy) - 1 = expm1(x) (1 - 2 h^2) - 2 h^2 + i exp(x) 2 h c``. For ``x <= 0`` and
+    ``|y| < pi/2`` every sum has terms of one sign, so there is no cancellation where the result
+    is small: a few ulps relative, with two transcendentals per entry (the exponentials are per
+    mode). ``x = -inf`` (``a = -1``, ``r = 0``) gives exactly ``-1``.
     """
-    with np.errstate(invalid="ignore"):
-        re = np.expm1(x) * np.cos(y) - 2.0 * np.sin(0.5 * y) ** 2
-        im = np.exp(x) * np.sin(y)
-    return re + 1j * im
+    A = a_i + r_i * a_j
+    h = np.sin(0.5 * y)
+    c = np.cos(0.5 * y)
+    h2 = 2.0 * h * h
+    out = np.empty(A.shape, complex)
+    out.real = A * (1.0 - h2) - h2
+    out.imag = (r_i * r_j) * (2.0 * h * c)
+    return out
 
 
 def _scaled_angles(theta: np.ndarray, scale: int) -> np.ndarray:
@@ -111,42 +118,48 @@ def _scaled_angles(theta: np.ndarray, scale: int) -> np.ndarray:
     return out
 
 
-def _outer_minus_one(s: np.ndarray, scale: int) -> np.ndarray:
-    """``exp(scale (s_i + conj s_j)) - 1`` for all i, j, accurate to a few ulps of its modulus.
+def _outer_minus_one(s: np.ndarray, scale: int, *, negate: bool = False) -> np.ndarray:
+    """``exp(scale (s_i + conj s_j)) - 1`` for all i, j (its negative with ``negate``), accurate
+    to a few ulps of its modulus.
 
-    Fast path: the outer product of ``exp(scale s)`` minus 1, whose absolute error of a few ulps
-    is also a few ulps relative wherever the modulus is >= 1/2. The remaining entries (products
-    near 1: slow modes with close angles) are recomputed from the log-eigenvalues with the
-    complex ``expm1`` and exactly wrapped angle differences.
+    Fast path: the outer product of ``mu = exp(scale s)`` minus 1, whose absolute error of a few
+    ulps is also a few ulps relative wherever the modulus is >= 1/2. The remaining entries
+    (products near 1: slow modes with close angles) are recomputed from the log-eigenvalues with
+    :func:`_expm1_complex` and exactly wrapped angle differences.
+
+    Cost: one m x m complex outer product written in place, one modulus pass for the near mask,
+    and two sines per near entry of the upper triangle (mirrored: the result is Hermitian); no
+    other m x m temporaries.
     """
+    m = s.shape[0]
     theta = _reduce_angle(s.imag)
     phi = theta if scale == 1 else _scaled_angles(theta, scale)
+    x = scale * s.real
     with np.errstate(invalid="ignore"):
-        mu = np.exp(scale * s.real) * np.exp(1j * phi)
+        mu = np.exp(x) * np.exp(1j * phi)
     mu = np.where(np.isneginf(s.real), 0.0, mu)
-    out = np.multiply.outer(mu, mu.conj()) - 1.0
-    # The result is Hermitian: recompute the upper triangle of the near entries and mirror it.
-    i, j = np.nonzero(np.triu(out.real**2 + out.imag**2 < 0.25))
-    if i.size:
-        x = scale * (s.real[i] + s.real[j])
+    sign = -1.0 if negate else 1.0
+    out = np.multiply.outer(mu, sign * mu.conj())
+    out -= sign
+    k = np.flatnonzero(np.abs(out) < 0.5)
+    i, j = np.divmod(k, m)
+    upper = i <= j
+    k, i, j = k[upper], i[upper], j[upper]
+    if k.size:
+        a, r = np.expm1(x), np.exp(x)
         # scale * (wrapped difference) is relatively accurate while it needs no reduction;
         # beyond pi the exactly reduced per-mode angles are used.
         y = scale * _angle_difference(theta[i], theta[j])
         big = np.abs(y) > _PI_HI
         if big.any():
             y[big] = _angle_difference(phi[i[big]], phi[j[big]])
-        near = _expm1_complex(x, y)
-        out[i, j] = near
-        out[j, i] = near.conj()
+        near = _expm1_complex(a[i], r[i], a[j], r[j], y)
+        if negate:
+            near = -near
+        flat = out.reshape(-1)
+        flat[k] = near
+        flat[j * m + i] = near.conj()
     return out
-
-
-def _modal_kernel(s: np.ndarray, horizon: int | None) -> np.ndarray:
-    """``K_ij = sum_{k<N} exp(k (s_i + conj s_j))`` from log-eigenvalues (N = inf if None)."""
-    den = _outer_minus_one(s, 1)
-    if horizon is None:
-        return -1.0 / den
-    return _outer_minus_one(s, horizon) / den
 
 
 def solve_stein(A, Q, *, horizon: int | None = None) -> np.ndarray:
@@ -359,10 +372,14 @@ def _gramian(system, horizon, method, kind):
     ctrl = kind == "controllability"
     if method == "modal":
         # Wc_ij = (B B^H)_ij K(s)_ij and Wo_ij = (C^H C)_ij K(conj s)_ij, where
-        # K(s)_ij = sum_k exp(k (s_i + conj s_j)).
-        if ctrl:
-            return system.B @ system.B.conj().T * _modal_kernel(system.s, horizon)
-        return system.C.conj().T @ system.C * _modal_kernel(system.s.conj(), horizon)
+        # K(s)_ij = sum_{k<N} exp(k (s_i + conj s_j)) = (1 - mu_ij^N) / (1 - mu_ij),
+        # mu_ij = exp(s_i + conj s_j): one zgemm, then the kernel applied in place.
+        s, M = (system.s, system.B) if ctrl else (system.s.conj(), system.C.conj().T)
+        W = (M @ M.conj().T).astype(complex, copy=False)
+        if horizon is not None:
+            W *= _outer_minus_one(s, horizon, negate=True)
+        W /= _outer_minus_one(s, 1, negate=True)
+        return W
     if method == "dense":
         ss = system.to_state_space() if isinstance(system, ModalSystem) else system
         A, M = (ss.A, ss.B) if ctrl else (ss.A.conj().T, ss.C.conj().T)
@@ -406,7 +423,7 @@ def _factor(system, method, kind):
         M = system.B if ctrl else system.C.conj().T
         # diagonal T = diag(exp(s)): 1 - |lambda_j|^2 and 1 - lambda_i conj(lambda_j) from s
         d = -np.expm1(2 * s.real)
-        return _hammarling(np.diag(np.exp(s)), M, d, -_outer_minus_one(s, 1))
+        return _hammarling(np.diag(np.exp(s)), M, d, _outer_minus_one(s, 1, negate=True))
     ss = system.to_state_space() if isinstance(system, ModalSystem) else system
     return stein_factor(ss.A, ss.B) if ctrl else stein_factor(ss.A.conj().T, ss.C.conj().T)
 
