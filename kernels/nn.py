@@ -381,10 +381,11 @@ class MCCCCrossConditioning(nn.Module):
         return modal_readout(H_re, H_im, self.score(x), self.score_im(x), mix="linear",
                              backend=self.backend)
 
-    def decoder(self, state) -> MCCCDecoder:
+    def decoder(self, state, *, backend: str | None = None) -> MCCCDecoder:
         """A no-grad per-source decode cache: ``layer.decoder(state)(x)`` equals
-        ``layer.decode(x, state)`` to rounding (see :class:`MCCCDecoder`)."""
-        return MCCCDecoder(self, state)
+        ``layer.decode(x, state)`` to rounding (see :class:`MCCCDecoder`; ``backend`` as there,
+        default from the layer's)."""
+        return MCCCDecoder(self, state, backend=backend)
 
     def forward(self, x, source, state=None, *, key_padding_mask=None, lengths=None,
                 cu_seqlens=None, keys=None):
@@ -423,6 +424,15 @@ class MCCCCrossConditioning(nn.Module):
         return reduce_layer(self, order, queries, method, **kwargs)
 
 
+def _numba_decode_token():
+    """The compiled one-token step, or None when numba does not import."""
+    try:
+        from .decode_numba import decode_token
+    except ImportError:
+        return None
+    return decode_token
+
+
 class MCCCDecoder:
     """Per-source decode cache of :class:`MCCCCrossConditioning`: every product that does not
     depend on the query, folded once (no grad).
@@ -441,6 +451,14 @@ class MCCCDecoder:
     ----------
     layer : MCCCCrossConditioning
     state : (H_re, H_im), each (batch, m, state_width), from ``layer.encode``
+    backend : {None, "auto", "torch", "numba"}
+        How one token of one sequence is decoded (a 2-d ``x`` of shape (1, d_model) or a 3-d
+        one of shape (1, 1, d_model)); every other call is batched torch GEMMs. ``"auto"``: the
+        compiled step :func:`mccc_kernels.decode_numba.decode_token` when the cache is on the
+        CPU and numba imports, torch otherwise. ``"numba"``: that step, or
+        :class:`~mccc_theory.BackendUnavailableError`. ``"torch"``: always torch. ``None``
+        (default): from the layer's ``backend`` (its ``"torch"`` gives ``"torch"``, else
+        ``"auto"``).
 
     Notes
     -----
@@ -448,13 +466,22 @@ class MCCCDecoder:
     plus a softmax, ``O(d_model m)`` flops against ``O(d_model m + m d_v + d_v d_model)`` for
     :meth:`MCCCCrossConditioning.decode`. The cache is exact: it changes only the order of the
     sums, so outputs agree with ``decode`` to rounding (a few ulps times the sizes). It is a
-    snapshot: rebuild it after the parameters change. Inputs are checked by shape only.
+    snapshot: rebuild it after the parameters change. Inputs are checked by shape only. Nothing
+    per token depends on the source length N: the cache is (k, d_model) whatever N was.
+
+    One token in torch is three operator calls (``addmm``, ``softmax``, ``addmm``) whose
+    dispatch costs several times their 2 x 16k multiply-adds at d_model = 256, m = 64; the
+    compiled step does the same arithmetic in one call (``benchmarks/bench_kernels.py``,
+    decode table).
     """
 
-    def __init__(self, layer: MCCCCrossConditioning, state):
+    def __init__(self, layer: MCCCCrossConditioning, state, *, backend: str | None = None):
         if not isinstance(layer, MCCCCrossConditioning):
             raise DTypeError(f"layer: expected an MCCCCrossConditioning, found "
                              f"{type(layer).__name__}")
+        if backend is None:
+            backend = "torch" if layer.backend == "torch" else "auto"
+        check_choice(backend, "backend", ("auto", "torch", "numba"))
         H_re, H_im = layer._check_state(state, state[0].shape[0] if isinstance(
             state, tuple | list) and isinstance(state[0], torch.Tensor) else -1, "state")
         self.d_model, self.normalize = layer.d_model, layer.normalize
@@ -471,15 +498,44 @@ class MCCCDecoder:
             M = Z[..., :layer.d_value] @ layer.out.weight.t()
             if layer.normalize:
                 M = torch.cat([M, Z[..., -1:]], -1)
-            self.W_t, self.bias = W.t().contiguous(), bias.detach().clone()
+            # copies (a snapshot): W.t() of a one-mode layer is already contiguous, a view
+            self.W_t = W.detach().t().clone(memory_format=torch.contiguous_format)
+            self.bias = bias.detach().clone()
             self.M, self.b_o = M.contiguous(), layer.out.bias.detach().clone()
         self.batch = self.M.shape[0]
         self.M1 = self.M[0] if self.batch == 1 else None  # the single-sequence fast path
         self.softmax = layer.mix == "softmax"
+        self._step = None  # the compiled one-token step and its NumPy views of the cache
+        if self.M1 is not None and backend != "torch":
+            on_cpu = self.M.device.type == "cpu" and self.M.dtype in (torch.float32, torch.float64)
+            step = _numba_decode_token() if on_cpu else None
+            if step is None and backend == "numba":
+                raise BackendUnavailableError(
+                    "backend: 'numba' decodes float32/float64 CPU tensors with numba installed "
+                    f"(pip install 'mccc-theory[numba]'); found {self.M.dtype} on "
+                    f"{self.M.device.type} and numba "
+                    f"{'importable' if _numba_decode_token() else 'missing'}; use 'auto' or "
+                    "'torch'")
+            if step is not None:
+                d = self.d_model
+                self._step = (step, self.W_t.numpy(), self.bias.numpy(), self.M1.numpy(),
+                              self.b_o.numpy(), self.softmax, self.normalize, self.W_t.dtype,
+                              (1, d), (1, 1, d))
+        self.backend = "torch" if self._step is None else "numba"
 
     def __call__(self, x):
         """Decode ``x``: (batch, d_model) -> (batch, d_model), or (batch, Q, d_model) -> (batch,
         Q, d_model). No graph is recorded (``x`` is detached)."""
+        fast = self._step
+        if fast is not None and type(x) is torch.Tensor and x.is_cpu and x.dtype is fast[7]:
+            # one token of one sequence: the compiled step (the checks below, in their cheapest
+            # form: this path costs a few microseconds, and every attribute read counts)
+            shape = fast[8] if x.shape == fast[8] else fast[9] if x.shape == fast[9] else None
+            if shape is not None and x.is_contiguous():
+                step, W_t, bias, M, b_o, softmax, normalize, dtype = fast[:8]
+                y = torch.empty(shape, dtype=dtype)  # x and y stay alive across the call
+                step(x.data_ptr(), y.data_ptr(), W_t, bias, M, b_o, softmax, normalize)
+                return y
         shape = getattr(x, "shape", None)
         if shape is None or len(shape) not in (2, 3) or shape[-1] != self.d_model \
                 or shape[0] != self.batch or not isinstance(x, torch.Tensor):

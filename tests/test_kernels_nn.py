@@ -211,6 +211,59 @@ def test_decoder_cache_equals_decode(kw):
         cache(torch.randn(2, 11, dtype=F64))
 
 
+@pytest.mark.parametrize("kw", OPTIONS, ids=IDS)
+@pytest.mark.parametrize("sizes", [dict(), dict(d_model=3, n_modes=1, d_source=2, d_value=1),
+                                   dict(d_model=17, n_modes=9, d_source=3, d_value=17)],
+                         ids=["12x6", "3x1", "17x9"])
+def test_decoder_compiled_step_equals_torch_and_decode(kw, sizes):
+    """The compiled one-token step (backend 'numba') against the torch GEMMs of the same cache
+    and against ``decode``: float64 and float32, (1, d) and (1, 1, d) tokens, odd sizes; a
+    token that requires grad is read without a graph, a non-contiguous one takes the torch path."""
+    pytest.importorskip("numba")
+    layer = _layer(5, **sizes, **kw)
+    d = layer.d_model
+    state = layer.encode(torch.randn(1, 19, layer.d_source, dtype=F64))
+    x = torch.randn(1, 4, d, dtype=F64)
+    ref = layer.decode(x, state).detach()
+    scale = float(ref.abs().max())
+    fast, slow = layer.decoder(state), layer.decoder(state, backend="torch")
+    assert (fast.backend, slow.backend) == ("numba", "torch")
+    for tok, want in ((x[:, 1], ref[:, 1]), (x[:, 2:3], ref[:, 2:3])):
+        got = fast(tok.clone())
+        assert got.shape == tok.shape and got.dtype == F64
+        _close(got, want, scale)
+        _close(got, slow(tok), scale)
+    assert not fast(x[:, 0].clone().requires_grad_()).requires_grad
+    wide = torch.randn(1, 2 * d, dtype=F64)[:, ::2]  # not contiguous: the torch GEMMs
+    _close(fast(wide), layer.decode(wide[:, None], state)[:, 0], scale)
+    # float32: each output is a sum of <= 2 x 17 products of O(1) terms, so the two rounding
+    # orders differ by <= ~34 eps32 ~ 4e-6 of the output scale; 2e-5 leaves a margin
+    layer32 = layer.float()
+    state32 = tuple(h.float() for h in state)
+    fast32, slow32 = layer32.decoder(state32), layer32.decoder(state32, backend="torch")
+    tok = x[:, 1].float()
+    assert fast32.backend == "numba" and fast32(tok).dtype == torch.float32
+    torch.testing.assert_close(fast32(tok), slow32(tok), rtol=2e-5, atol=2e-5 * scale)
+    torch.testing.assert_close(fast32(tok).double(), ref[:, 1], rtol=2e-5, atol=2e-5 * scale)
+
+
+def test_decoder_backend_rule(monkeypatch):
+    import mccc_kernels.nn as nn_mod
+    from mccc_theory.errors import BackendUnavailableError
+
+    layer = _layer(1)
+    state = layer.encode(torch.randn(2, 5, 5, dtype=F64))
+    one = tuple(h[:1] for h in state)
+    assert layer.decoder(state).backend == "torch"  # a batch of 2: batched GEMMs, no step
+    assert _layer(1, backend="torch").decoder(one).backend == "torch"  # the layer's choice
+    with pytest.raises(MethodError, match="backend"):
+        layer.decoder(one, backend="triton")
+    monkeypatch.setattr(nn_mod, "_numba_decode_token", lambda: None)  # numba missing
+    assert layer.decoder(one).backend == "torch"
+    with pytest.raises(BackendUnavailableError, match="backend: 'numba'.*numba missing"):
+        layer.decoder(one, backend="numba")
+
+
 # -- the nn.MultiheadAttention adapter --------------------------------------------------------
 def test_adapter_in_transformer_decoder_layer_trains_and_masks_exactly():
     torch.manual_seed(0)
