@@ -63,6 +63,18 @@ def test_html_is_self_contained_with_summary_first_and_versions(quick_report):
     assert sources and all(s.startswith("data:image/svg+xml;base64,") for s in sources)
 
 
+def test_maths_and_code_are_typeset_everywhere(quick_report):
+    """Every ``$...$`` of a paragraph, caption, table or summary became MathML and every
+    ```...``` a ``<code>``: a ``$`` or a backtick left in the page is an unpaired delimiter."""
+    _, out, _ = quick_report
+    text = (out / "mccc-report.html").read_text()
+    assert text.count("<math") >= 10  # every section with formulas typesets them
+    rest = re.sub(r"<math.*?</math>", "", text, flags=re.S)
+    for mark in ("$", "`"):
+        at = rest.find(mark)
+        assert at < 0, f"unpaired {mark!r} in the report: ...{rest[max(0, at - 80):at + 80]}..."
+
+
 def test_preview_is_a_png(quick_report):
     _, out, _ = quick_report
     assert (out / "mccc-report-preview.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -114,18 +114,18 @@ def _error_figure(errs: dict):
         ax.semilogy(rec["extra"], show(rec["ro"]), "+", ms=9,
                     label="read-once coords, truncated recurrence")
         ax.semilogy(rec["extra"], show(rec["ro_proj"]), "kd", ms=4, mfc="none",
-                    label="read-once projection of h_N (attains T2)")
-        ax.semilogy(m, show(rec["lo"]), "k--", lw=1, label="T2 lower: sigma_{m+1}(W)")
+                    label=r"read-once projection of $h_N$ (attains T2)")
+        ax.semilogy(m, show(rec["lo"]), "k--", lw=1, label=r"T2 lower: $\sigma_{m+1}(W)$")
         ax.semilogy(m, show(rec["hlo"]), "g-.", lw=1,
-                    label="T3 streaming lower: sigma^H_{m+1} (Hankel/H-inf error)")
-        ax.semilogy(m, show(rec["up"]), "r:", lw=1.5, label="T3 upper: 2 tail (BT)")
+                    label=r"T3 streaming lower: $\sigma^H_{m+1}$ (Hankel/$H_\infty$ error)")
+        ax.semilogy(m, show(rec["up"]), "r:", lw=1.5, label=r"T3 upper: $2\,$tail (BT)")
         ax.set_title(TITLES[name], fontsize=10)
         ax.set_ylim(5e-17, 1e3)
         ax.grid(True, which="major", alpha=0.3)
     for ax in axes[1]:
-        ax.set_xlabel("modes m")
+        ax.set_xlabel("modes $m$")
     for ax in axes[:, 0]:
-        ax.set_ylabel("error / ||W||_2")
+        ax.set_ylabel(r"error / $\|W\|_2$")
     axes[0, 0].legend(fontsize=7, loc="lower left")
     fig.suptitle(f"Modal approximation of attention weights: N = {N_SRC}, {N_QUERIES} queries "
                  "(lookup: 1)", fontsize=11)
@@ -201,7 +201,8 @@ def _alibi_and_lookup(ctx: ReportContext, fams, summary: list) -> list:
                                      bias=alibi_bias([slope]))
             worst = max(worst, float(np.max(np.abs(mem.readout(states[n - 1], [[1.0]]) - ref))))
     rows.append(["ALiBi, one head", "1 mode + normaliser column",
-                 f"max |y - softmax| over N = 1..{n_max}, 3 slopes", f"{worst:.2g}"])
+                 f"$\\max |y - \\mathrm{{softmax}}|$ over $N = 1, \\ldots, {n_max}$, 3 slopes",
+                 f"{worst:.2g}"])
     summary.append(SummaryRow(f"ALiBi: one mode + normaliser vs softmax, every N <= {n_max}",
                               f"{worst:.2g}", "exact: <= 1e-12", worst <= 1e-12))
     W = fams["alibi"].weights
@@ -212,13 +213,13 @@ def _alibi_and_lookup(ctx: ReportContext, fams, summary: list) -> list:
     except OrderError:
         fewer = "refused: Hankel rank 12 > 11"
     rows.append(["ALiBi, 12 heads", "12 modes (exact fit)",
-                 f"relative error at N = {N_SRC}; 11 modes: {fewer}", f"{fit.relative_error:.2g}"])
+                 f"relative error at $N = {N_SRC}$; 11 modes: {fewer}", f"{fit.relative_error:.2g}"])
     summary.append(SummaryRow("ALiBi 12 heads: exact realization with 12 modes",
                               f"{fit.relative_error:.2g}", "<= 1e-9 (poles cluster near 1)",
                               fit.relative_error <= 1e-9))
     hsv = fir_hankel_singular_values(fams["lookup"].weights)
     ones = int(np.sum(np.abs(hsv - 1) <= 1e-12))
-    rows.append(["lookup at lag L = 12", "Hankel singular values equal to 1",
+    rows.append(["lookup at lag $L = 12$", "Hankel singular values equal to 1",
                  "count within 1e-12 (all others < 1e-12)", str(ones)])
     summary.append(SummaryRow("lookup at lag 12: Hankel singular values equal to 1",
                               str(ones), "L + 1 = 13", ones == WIDTH + 1
@@ -265,7 +266,7 @@ def _decode_scaling(ctx: ReportContext, summary: list):
                               "MCCC state constant in N", constant))
     summary.append(SummaryRow(f"decode time per query at N = {sizes[-1]:,}: KV / MCCC",
                               f"{arr[-1, 5]:.3g}x", "MCCC faster at large N", arr[-1, 5] > 1))
-    table = table_html(["N", "KV bytes", "MCCC bytes", "KV us/query", "MCCC us/query",
+    table = table_html(["$N$", "KV bytes", "MCCC bytes", "KV µs/query", "MCCC µs/query",
                         "time ratio"], [[int(r[0]), int(r[1]), int(r[2]), r[3], r[4], r[5]]
                                         for r in rows])
     return fig, table
@@ -291,22 +292,27 @@ def build(ctx: ReportContext) -> Section:
                                  f"{ok_chain}/{n_chain} BT fits", "all", ok_chain == n_chain))
     sec.summary.extend(summary)
     sec.add(paragraph(
-        f"Weights over lags a_tau(q), tau = 0..N-1, N = {N_SRC}: ALiBi with the 12 slopes of "
-        "Press et al.; Gaussian lag windows (std 12) and box windows (12 lags) at 12 positions "
-        "evenly spaced over lags [0, N - 36]; one exact lookup at lag 12. Each is the FIR system "
-        "of its weights; BT is balanced truncation of that system (square root, Kung's form since "
-        "Wc = I), AAK Glover's Hankel-norm approximation, 'read-once' the recurrence truncated in "
-        "the coordinates that balance Wc(N) and Q_read. Errors are the read-once errors "
-        "||W - W_hat||_2 on the N lags, relative to ||W||_2. The T2 lower bound sigma_{m+1}(W) "
-        "binds every m-dimensional memory read once; the T3 lower bound sigma^H_{m+1} binds the "
-        "Hankel (hence H-infinity) error of every order-m streaming memory, and 2 tail is BT's "
-        "guarantee. BT is undefined for the lookup at m <= 12 (repeated HSV = 1): no streaming "
-        "memory with m <= L gets its Hankel error below 100%, although a read-once memory that "
-        "knows N needs a single number."))
+        f"Weights over lags $a_\\tau(q)$, $\\tau = 0, \\ldots, N-1$, $N = {N_SRC}$: ALiBi with "
+        "the 12 slopes of Press et al.; Gaussian lag windows (std 12) and box windows (12 lags) at "
+        "12 positions evenly spaced over lags $[0, N - 36]$; one exact lookup at lag 12. Each is "
+        "the FIR system of its weights; BT is balanced truncation of that system (square root, "
+        "Kung's form since $W_c = I$), AAK Glover's Hankel-norm approximation, 'read-once' the "
+        "recurrence truncated in the coordinates that balance $W_c(N)$ and $Q_\\mathrm{read}$. "
+        "Errors are the read-once errors $\\|W - \\hat W\\|_2$ on the $N$ lags, relative to "
+        "$\\|W\\|_2$. The T2 lower bound $\\sigma_{m+1}(W)$ binds every $m$-dimensional memory "
+        "read once; the T3 lower bound $\\sigma^H_{m+1}$ binds the Hankel (hence $H_\\infty$) "
+        "error of every order-$m$ streaming memory, and $2\\,\\mathrm{tail}$ is BT's guarantee. "
+        "BT is undefined for the lookup at $m \\le 12$ (repeated HSV = 1): no streaming memory "
+        "with $m \\le L$ gets its Hankel error below 100%, although a read-once memory that knows "
+        "$N$ needs a single number."))
     sec.add(figure_html(_error_figure(errs), alt="Relative error against modes m for ALiBi, "
-                        "smooth windows, sharp windows and exact lookup, with the T2/T3 bounds"))
-    sec.add(table_html(["family", "m", "THEORY §4", "rel. 2-norm", "rel. Frobenius",
-                        "rel. H-inf (certified bracket)"], ref_rows,
+                        "smooth windows, sharp windows and exact lookup, with the T2/T3 bounds",
+                        caption="Relative read-once error against the number of modes $m$ for the "
+                        r"four families, with the lower bounds T2 ($\sigma_{m+1}(W)$) and T3 "
+                        r"($\sigma^H_{m+1}$) and BT's guarantee $2\,\mathrm{tail}$: the smooth "
+                        "windows' errors fall fast with $m$, the sharp windows' slowly."))
+    sec.add(table_html(["family", "$m$", "THEORY §4", "rel. 2-norm", "rel. Frobenius",
+                        r"rel. $H_\infty$ (certified bracket)"], ref_rows,
                        caption="Reference figures: relative BT error. THEORY does not define "
                                "the window placement or the norm; the placement used here is "
                                "stated above, and all three measures are shown."))

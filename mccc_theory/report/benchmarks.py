@@ -61,7 +61,7 @@ def build(ctx: ReportContext) -> Section:
     else:
         tables = _run_quick(ctx)
         sec.add(paragraph(
-            "No saved full-size run (reports/bench.json): the benchmarks ran at their quick "
+            "No saved full-size run (`reports/bench.json`): the benchmarks ran at their quick "
             "sizes, so the targets stated at the large sizes are not measured here. Run "
             "`make bench` and then `make report`."))
     sec.add("<h3>GPU</h3>")

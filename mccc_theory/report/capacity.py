@@ -130,15 +130,15 @@ def _predicted_vs_measured(ctx: ReportContext, sec: Section) -> list:
                              executor=ex, progress=_counter(ctx, len(others) * len(ocells)))
     sec.add("<h3>Predicted against measured recall (codebook task)</h3>")
     sec.add(paragraph(
-        "Keys uniform on the unit sphere of R^d, a fresh codebook of V unit vectors in R^d per "
-        "trial, values drawn with replacement, every stored item queried, argmax decoding. "
-        "Measured: fraction correct with a 95% empirical-Bernstein interval over trials. "
-        "Predicted: the conditional predictor (rival cosines conditionally independent given "
-        "the readout; capacity.predictors) and the naive independent-rivals formula "
-        "(1 - p)^(V-1) with the same per-rival win rate p."))
+        r"Keys uniform on the unit sphere of $\mathbb{R}^d$, a fresh codebook of $V$ unit vectors "
+        r"in $\mathbb{R}^d$ per trial, values drawn with replacement, every stored item queried, "
+        "argmax decoding. Measured: fraction correct with a 95% empirical-Bernstein interval over "
+        "trials. Predicted: the conditional predictor (rival cosines conditionally independent "
+        "given the readout; `capacity.predictors`) and the naive independent-rivals formula "
+        "$(1 - p)^{V-1}$ with the same per-rival win rate $p$."))
     table = [[r.d, r.N, r.V, r.predicted, r.naive, r.measured, f"[{r.low:.3f}, {r.high:.3f}]",
               f"{r.gap:+.4f}", f"{r.naive - r.measured:+.4f}"] for r in rows]
-    sec.add(table_html(["d", "N", "V", "conditional", "naive", "measured", "interval",
+    sec.add(table_html(["$d$", "$N$", "$V$", "conditional", "naive", "measured", "interval",
                         "gap (cond.)", "gap (naive)"], table,
                        caption="linear attention (identity features)"))
     small = [r for r in rows if r.V <= 2 * r.d]
@@ -161,10 +161,10 @@ def _predicted_vs_measured(ctx: ReportContext, sec: Section) -> list:
                                   True))
     table = [[r.memory, r.d, r.N, r.V, r.state_size, r.predicted, r.measured,
               f"[{r.low:.3f}, {r.high:.3f}]", f"{r.gap:+.4f}", r.predictor] for r in orows]
-    sec.add(table_html(["memory", "d", "N", "V", "state", "predicted", "measured", "interval",
+    sec.add(table_html(["memory", "$d$", "$N$", "$V$", "state", "predicted", "measured", "interval",
                         "gap", "predictor"], table,
-                       caption="other memories (THEORY's whole grid: mccc recall --grid "
-                       "--memory all --trials 1000 --workers 2)"))
+                       caption="other memories (THEORY's whole grid: `mccc recall --grid "
+                       "--memory all --trials 1000 --workers 2`)"))
     for name in dict.fromkeys(r.memory for r in orows):
         sel = [r for r in orows if r.memory == name]
         w = max(sel, key=lambda r: abs(r.gap))
@@ -221,11 +221,11 @@ def _mqar(ctx: ReportContext, sec: Section) -> None:
                              f"[{res.low:.3f}, {res.high:.3f}]"])
     sec.add("<h3>MQAR: recall against state size</h3>")
     sec.add(paragraph(
-        "zoology's MQAR generator (V = 8192, Figure-2 (L, N)), random unit token embeddings "
-        "(untrained), the memory stores the N key-value pairs at their positions and is read at "
+        "zoology's MQAR generator ($V = 8192$, Figure-2 $(L, N)$), random unit token embeddings "
+        "(untrained), the memory stores the $N$ key-value pairs at their positions and is read at "
         "every query; argmax over the 4096 value tokens. State sizes as zoology counts them. "
         "zoology's trained attention reaches 0.97-1.0 in every Figure-2 cell."))
-    sec.add(table_html(["config", "d", "memory", "state size", "recall", "interval"], rows))
+    sec.add(table_html(["config", "$d$", "memory", "state size", "recall", "interval"], rows))
     att = [r for r in rows if r[2] == "softmax"]
     sec.summary.append(SummaryRow("MQAR softmax attention recall (random embeddings), worst cell",
                                   f"{min(r[4] for r in att):.3f}",
@@ -258,12 +258,13 @@ def _schlag(ctx: ReportContext, sec: Section) -> None:
     sec.add("<h3>Schlag et al. setting 1: where the retrieval loss crosses 0.001 (d = 64)</h3>")
     sec.add(paragraph(
         "Random Gaussian keys (untrained), distinct one-hot values, normalised 'sum' readout, "
-        "loss 0.5|v - y|^2 averaged over queries. Schlag et al.'s crossing points are for TRAINED "
+        r"loss $\frac{1}{2}\|v - y\|^2$ averaged over queries. Schlag et al.'s crossing points "
+        "are for TRAINED "
         "models (the key projection is learned); they are shown for orientation, not as a "
         "target. Positive feature maps of random keys overlap by about 10% of a key's own "
         "weight, so the normalised readout already misses 0.001 with two keys; training is what "
-        "makes the features near-orthogonal and lets the capacity approach d_dot."))
-    sec.add(table_html(["feature map", "d_dot", "random keys: crossing", "loss at S = 2",
+        r"makes the features near-orthogonal and lets the capacity approach $d_\mathrm{dot}$."))
+    sec.add(table_html(["feature map", r"$d_\mathrm{dot}$", "random keys: crossing", "loss at $S = 2$",
                         "Schlag et al. (trained)"], rows))
     sec.summary.append(SummaryRow("DPFP random-key loss crossing (Schlag setting 1)",
                                   rows[1][2], "reported beside trained S = 100-120", True))
@@ -287,29 +288,30 @@ def _bounds(ctx: ReportContext, sec: Section) -> None:
             ok_all &= ok
             rows.append([mem.name, N, m, mse, bound, "yes" if ok else "NO"])
     sec.add("<h3>Bounds</h3>")
-    sec.add(paragraph("Relative MSE |W - I|_F^2 / N of each memory's retrieval matrix (isotropic "
-                      "values) against 1 - m/N for its m-dimensional state (per value "
-                      "coordinate); least squares attains it for N >= d."))
-    sec.add(table_html(["memory", "N", "m", "relative MSE", "1 - m/N", "above bound"], rows))
+    sec.add(paragraph(r"Relative MSE $\|W - I\|_F^2 / N$ of each memory's retrieval matrix "
+                      "(isotropic values) against $1 - m/N$ for its $m$-dimensional state (per "
+                      r"value coordinate); least squares attains it for $N \ge d$."))
+    sec.add(table_html(["memory", "$N$", "$m$", "relative MSE", "$1 - m/N$", "above bound"], rows))
     sec.summary.append(SummaryRow("relative MSE >= 1 - m/N for every memory and N",
                                   "all above" if ok_all else "violated", "holds", ok_all))
     crow = []
     for bits, V, L in ((64 * 32, 8192, 16), (2 * 64 * 64 * 32, 8192, 512), (1024, 2, 1000)):
         crow.append([bits, V, L, bounds.counting_bound(bits, V, L)])
-    sec.add(table_html(["state bits", "alphabet V", "length L", "success <= 2^bits / V^L"],
+    sec.add(table_html(["state bits", "alphabet $V$", "length $L$",
+                        r"success $\le 2^\mathrm{bits} / V^L$"],
                        crow, caption="counting bound for exact copying/recall"))
     n = 1000
-    consts = [["Hopfield, tolerant retrieval (Amit et al. 1985)", "0.138 n",
+    consts = [["Hopfield, tolerant retrieval (Amit et al. 1985)", r"$0.138\,n$",
                bounds.hopfield_capacity(n, "tolerant")],
-              ["Hopfield, a given pattern exact (McEliece et al. 1987)", "n / (2 ln n)",
+              ["Hopfield, a given pattern exact (McEliece et al. 1987)", r"$n / (2 \ln n)$",
                bounds.hopfield_capacity(n, "typical")],
-              ["Hopfield, all patterns exact (McEliece et al. 1987)", "n / (4 ln n)",
+              ["Hopfield, all patterns exact (McEliece et al. 1987)", r"$n / (4 \ln n)$",
                bounds.hopfield_capacity(n, "all")],
               ["dense associative memory, order 3 (Krotov-Hopfield 2016)",
-               "N^(n-1) / (2 (2n-3)!! ln N)", bounds.dense_associative_memory_capacity(n, 3)],
-              ["modern Hopfield, d = 64, beta = 1, K = 3, p = 0.001 (Ramsauer et al. 2021, "
-               "Thm 3)", "sqrt(p) c^((d-1)/4)", bounds.modern_hopfield_capacity(64)]]
-    sec.add(table_html(["memory", "capacity", f"value (n = N = {n})"],
+               r"$N^{n-1} / (2\,(2n-3)!!\,\ln N)$", bounds.dense_associative_memory_capacity(n, 3)],
+              [r"modern Hopfield, $d = 64$, $\beta = 1$, $K = 3$, $p = 0.001$ (Ramsauer et al. "
+               "2021, Thm 3)", r"$\sqrt{p}\, c^{(d-1)/4}$", bounds.modern_hopfield_capacity(64)]]
+    sec.add(table_html(["memory", "capacity", f"value ($n = N = {n}$)"],
                        [[a, b, f"{c:.4g}" if math.isfinite(c) else str(c)] for a, b, c in consts],
                        caption="cited capacity constants"))
 
@@ -317,9 +319,10 @@ def _bounds(ctx: ReportContext, sec: Section) -> None:
 def build(ctx: ReportContext) -> Section:
     sec = Section("capacity", "Interference, capacity and recall (THEORY §5)")
     sec.add(paragraph(
-        "Linear-attention memory S = sum_i v_i k_i^T read with a stored key: S k_j = v_j "
-        "(k_j.k_j) + sum_{i != j} v_i (k_i.k_j), target plus cross terms (Eqn E); the MCCC modal "
-        "memory weights every term by the modes' decay Re(lambda^tau) over its lag."))
+        r"Linear-attention memory $S = \sum_i v_i k_i^\top$ read with a stored key: "
+        r"$S k_j = v_j (k_j^\top k_j) + \sum_{i \ne j} v_i (k_i^\top k_j)$, target plus cross "
+        "terms (Eqn E); the MCCC modal memory weights every term by the modes' decay "
+        r"$\operatorname{Re}(\lambda^\tau)$ over its lag."))
     _exact_facts(ctx, sec)
     _predicted_vs_measured(ctx, sec)
     _mqar(ctx, sec)

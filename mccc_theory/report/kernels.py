@@ -21,11 +21,12 @@ def build(ctx: ReportContext) -> Section:
 
     sec = Section("kernels", "Certified kernels (modal scan and readout)")
     sec.add(paragraph(
-        "Each kernel/backend is run on Hypothesis cases at the awkward corners (L = 1, "
-        "non-power-of-two lengths, mode counts not a multiple of the block, |lambda| up to "
-        "1 - 1e-5 and lambda = 0, float32/float64 and bf16 inputs), forward and VJP with random "
-        "cotangents, and compared with the NumPy complex128 oracle. The ratio is the observed "
-        "error over the oracle's error model (<= 1 passes); torch gradcheck runs in float64. "
+        "Each kernel/backend is run on Hypothesis cases at the awkward corners ($L = 1$, "
+        r"non-power-of-two lengths, mode counts not a multiple of the block, $|\lambda|$ up to "
+        r"$1 - 10^{-5}$ and $\lambda = 0$, float32/float64 and bf16 inputs), forward and VJP with "
+        "random cotangents, and compared with the NumPy complex128 oracle. The ratio is the "
+        r"observed error over the oracle's error model ($\le 1$ passes); torch gradcheck runs in "
+        "float64. "
         "Triton runs in the CPU interpreter here (no GPU lent); GPU timings are unmeasured."))
     devices = available_backends()
     rows = []

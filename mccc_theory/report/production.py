@@ -37,8 +37,9 @@ def _theorem_table(ctx: ReportContext, sec: Section) -> None:
         rows.append([parts[2], parts[1], r.examples, ratio, r.status])
         sec.summary.append(SummaryRow(f"theorem {t.id}", r.status, "holds", r.holds))
     sec.add(table_html(["theorem", "backend", "examples", "worst error / allowed", "status"],
-                       sorted(rows), caption="kernels.* theorems through the production kernels "
-                       "(worst ratio of the observed error to its allowance; <= 1 holds)"))
+                       sorted(rows), caption="`kernels.*` theorems through the production "
+                       r"kernels (worst ratio of the observed error to its allowance; $\le 1$ "
+                       "holds)"))
 
 
 def _train(ctx: ReportContext):
@@ -74,12 +75,12 @@ def build(ctx: ReportContext) -> Section:
 
     sec = Section("production", "Theory through production")
     sec.add(paragraph(
-        "Each kernels.<backend>_* theorem (proofs/kernels.py) runs the production kernels of one "
-        "backend on Hypothesis-generated systems and compares what they return with the theory "
-        "module: finite-horizon Gramians from the kernel's impulse states, the readout Gramian "
-        "from the readout kernel, reduced layers within their certified bound on random and "
-        "worst-case sources, fit_modal -> from_fit, ALiBi against torch's "
-        "scaled_dot_product_attention, chunked streaming, and the bytes of the state."))
+        "Each `kernels.<backend>_*` theorem (`proofs/kernels.py`) runs the production kernels of "
+        "one backend on Hypothesis-generated systems and compares what they return with the "
+        "theory module: finite-horizon Gramians from the kernel's impulse states, the readout "
+        "Gramian from the readout kernel, reduced layers within their certified bound on random "
+        "and worst-case sources, `fit_modal` → `from_fit`, ALiBi against torch's "
+        "`scaled_dot_product_attention`, chunked streaming, and the bytes of the state."))
     _theorem_table(ctx, sec)
 
     ctx.progress("training the README's layer (linear mix) on CPU")
@@ -88,10 +89,10 @@ def build(ctx: ReportContext) -> Section:
     x = rng.standard_normal((8, layer.d_model))
     m = layer.n_modes
     sec.add(paragraph(
-        f"A layer (m = {m} modes, linear mix) trained for {len(losses)} Adam steps on the "
-        f"README's task: mse {losses[0]:.4f} -> {np.mean(losses[-10:]):.4f}. Its operator for "
-        f"8 random decoder positions is (s, b, c(Q)); it is reduced by each method and both "
-        f"layers run through the kernels on sources of length {N} (random and the worst-case "
+        f"A layer (${m}$ modes, linear mix) trained for {len(losses)} Adam steps on the "
+        f"README's task: MSE {losses[0]:.4f} → {np.mean(losses[-10:]):.4f}. Its operator for "
+        "8 random decoder positions is $(s, b, c(Q))$; it is reduced by each method and both "
+        f"layers run through the kernels on sources of length $N = {N}$ (random and the worst-case "
         "rank-one source)."))
     orders = [1, 2, 4, 8] if ctx.quick else list(range(1, m))
     res = {k: [] for k in (*METHODS, "modulus")}
@@ -111,30 +112,35 @@ def build(ctx: ReportContext) -> Section:
     lam = np.abs(lm.memory.lam)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     axes[0].semilogy(np.arange(1, hsv.size + 1), hsv / hsv[0], "o-")
-    axes[0].set_xlabel("i")
-    axes[0].set_ylabel("sigma_i / sigma_1")
+    axes[0].set_xlabel("$i$")
+    axes[0].set_ylabel(r"$\sigma_i / \sigma_1$")
     axes[0].set_title("Hankel singular values of the trained layer's operator")
     axes[1].scatter(lam, score / score.max())
     axes[1].set_yscale("log")
-    axes[1].set_xlabel("|lambda_i|")
-    axes[1].set_ylabel("modal HSV |c_i||b_i| / (1 - |lambda_i|^2) (relative)")
-    axes[1].set_title("mode importance against |lambda|")
-    sec.add(figure_html(fig, alt="HSV spectrum and modal HSV against |lambda|"))
+    axes[1].set_xlabel(r"$|\lambda_i|$")
+    axes[1].set_ylabel(r"modal HSV $|c_i|\,|b_i| / (1 - |\lambda_i|^2)$ (relative)")
+    axes[1].set_title(r"mode importance against $|\lambda|$")
+    sec.add(figure_html(fig, alt="HSV spectrum and modal HSV against |lambda|",
+                        caption="The trained layer's Hankel singular values (left) and each "
+                        r"mode's modal HSV against its modulus $|\lambda_i|$ (right): the "
+                        "modulus alone does not say which modes the operator needs."))
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for i, method in enumerate((*METHODS, "modulus")):
         c = f"C{i}"
-        label = "modal (|lambda| ranking)" if method == "modulus" else method
+        label = r"modal ($|\lambda|$ ranking)" if method == "modulus" else method
         ax.semilogy(orders, [k.achieved for k in res[method]], "o-", color=c,
                     label=f"{label} achieved")
         if method != "modulus":
             ax.semilogy(orders, [max(k.bound, 1e-17) for k in res[method]], "--", color=c,
                         label=f"{label} bound")
-    ax.set_xlabel("order r (complex modes; read_once: 2r reals)")
-    ax.set_ylabel("||y_full - y_r||_F / ||u||_F")
+    ax.set_xlabel("order $r$ (complex modes; read_once: $2r$ reals)")
+    ax.set_ylabel(r"$\|y_\mathrm{full} - y_r\|_F / \|u\|_F$")
     ax.legend(fontsize=7, ncol=2)
     ax.set_title("reduced layer: achieved error (kernels) and certified bound")
-    sec.add(figure_html(fig, alt="error against order with the bounds"))
+    sec.add(figure_html(fig, alt="error against order with the bounds",
+                        caption="The reduced layer's error through the kernels (solid) against "
+                        "the order $r$, with the certified bound (dashed) of each method that has one."))
 
     rows = []
     for method in METHODS:
@@ -142,7 +148,7 @@ def build(ctx: ReportContext) -> Section:
             rows.append([method, r, k.n_modes, k.bound, k.achieved, k.allowance,
                          "yes" if k.holds else "NO"])
     sec.add(table_html(["method", "order", "modes", "bound", "achieved", "allowance",
-                        "bound >= achieved"], rows))
+                        r"bound $\ge$ achieved"], rows))
     holds = all(k.holds for mth in METHODS for k in res[mth])
     sec.summary.append(SummaryRow("trained layer: bound >= achieved (every order and method)",
                                   "yes" if holds else "no", "every one", holds))
@@ -153,8 +159,8 @@ def build(ctx: ReportContext) -> Section:
     ratios = [a.achieved / h.achieved for a, h in zip(res["modulus"], res["modal"], strict=True)
               if h.achieved > 0]
     sec.add(paragraph(
-        "Modal truncation at equal order, |lambda| ranking over HSV ranking (achieved error "
-        "ratio): " + ", ".join(f"r={r}: {q:.3g}" for r, q in zip(orders, ratios, strict=False))))
+        r"Modal truncation at equal order, $|\lambda|$ ranking over HSV ranking (achieved error "
+        "ratio): " + ", ".join(f"$r = {r}$: {q:.3g}" for r, q in zip(orders, ratios, strict=False))))
     beat = float(np.exp(np.mean(np.log(ratios)))) if ratios else 0.0
     sec.summary.append(SummaryRow("trained layer: |lambda|-ranked / HSV-ranked error (geometric "
                                   "mean over orders)", f"{beat:.3g}", "> 1", beat > 1))

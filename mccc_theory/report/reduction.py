@@ -169,9 +169,9 @@ def build(ctx: ReportContext) -> Section:
     quick, seed = ctx.quick, ctx.seed
     m = 24 if quick else 48
     sec.add(paragraph(
-        "Conventions: h_t = A h_{t-1} + B u_t, y_t = C h_t + D u_t; the Hankel operator is "
-        "[C A^(i+j) B] (lag 0 included), the textbook Hankel operator of (A, B, C, 0). Every "
-        "H-infinity error below is the upper end of a certified bracket (level-set test); "
+        r"Conventions: $h_t = A h_{t-1} + B u_t$, $y_t = C h_t + D u_t$; the Hankel operator is "
+        r"$[C A^{i+j} B]$ (lag 0 included), the textbook Hankel operator of $(A, B, C, 0)$. Every "
+        r"$H_\infty$ error below is the upper end of a certified bracket (level-set test); "
         "Hankel errors come from the error system's Gramians."))
 
     ctx.progress("reduction: Hankel singular values")

@@ -14,7 +14,8 @@ def build(ctx: ReportContext) -> Section:
     sec = Section("theorems", "Theorems checked (mccc prove, ci profile)")
     sec.add(paragraph(
         "Each theorem is checked on derandomized Hypothesis examples; the slack is "
-        "1 - observed/allowed under the error model stated with the check (>= 0 holds). "
+        r"$1 - \mathrm{observed}/\mathrm{allowed}$ under the error model stated with the check "
+        r"($\ge 0$ holds). "
         "Run `mccc prove --profile thorough` for many more random examples."))
     rows = []
     # the kernels.* family has its own section (production.py), per backend

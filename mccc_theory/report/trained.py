@@ -61,20 +61,23 @@ def _schlag(sec: Section, rows: list[dict], results: list[dict]) -> None:
                       r["steps"], f"{r['seconds'] / 60:.1f}", r["stopped"]])
     sec.add("<h3>Schlag et al. setting 1: trained loss against the rank bound</h3>")
     sec.add(paragraph(
-        "S keys with learned embeddings (width int(2.2 S), N(0, 1)), values one-hot in R^S, "
-        "write input [onehot(v), emb(k)], keys and queries projected to d_key = 64 before the "
-        "feature map; loss 0.5 |y - v|^2; Adam lr 1e-3, batch 32, one query per training "
-        "sequence; evaluation every 100 steps on 20 fresh sequences querying all S keys; stop "
-        "at loss <= 0.001 or after 11 evaluations without a new best. Bound: any memory whose "
-        "readouts span d_dot dimensions has loss >= 0.5 max(0, 1 - d_dot/S) on every sequence "
-        "(Eckart-Young on the S x S readout matrix). Published: " + SCHLAG_CITATION + "."))
-    sec.add(table_html(["memory", "d_dot", "S", "published", "rank bound", "measured (best eval)",
+        r"$S$ keys with learned embeddings (width $\lfloor 2.2\,S \rfloor$, $\mathcal{N}(0, 1)$), "
+        r"values one-hot in $\mathbb{R}^S$, write input $[\mathrm{onehot}(v), \mathrm{emb}(k)]$, "
+        r"keys and queries projected to $d_\mathrm{key} = 64$ before the feature map; loss "
+        r"$\frac{1}{2}\|y - v\|^2$; Adam lr 1e-3, batch 32, one query per training sequence; "
+        "evaluation every 100 steps on 20 fresh sequences querying all $S$ keys; stop at loss "
+        r"$\le 0.001$ or after 11 evaluations without a new best. Bound: any memory whose "
+        r"readouts span $d_\mathrm{dot}$ dimensions has loss "
+        r"$\ge \frac{1}{2} \max(0, 1 - d_\mathrm{dot}/S)$ on every sequence (Eckart-Young on "
+        r"the $S \times S$ readout matrix). Published: " + SCHLAG_CITATION + "."))
+    sec.add(table_html(["memory", r"$d_\mathrm{dot}$", "$S$", "published", "rank bound",
+                        "measured (best eval)",
                         "measured/bound", "steps", "minutes", "stopped"], table))
     fig, ax = plt.subplots(figsize=(7, 4.5))
     S = np.linspace(10, 620, 400)
     for d_dot, color in ((64, "C0"), (128, "C1"), (256, "C2"), (384, "C3")):
         ax.plot(S, 0.5 * np.maximum(0, 1 - d_dot / S), "-", color=color, lw=0.8,
-                label=f"rank bound, d_dot = {d_dot}")
+                label=fr"rank bound, $d_\mathrm{{dot}} = {d_dot}$")
     for mem, color in (("elu+1", "C0"), ("dpfp1", "C1"), ("dpfp2", "C2"), ("dpfp3", "C3")):
         pub = [p for p in published if p["memory"] == mem]
         ax.plot([p["S"] for p in pub], [p["loss"] for p in pub], "s", mfc="none", color=color,
@@ -85,15 +88,18 @@ def _schlag(sec: Section, rows: list[dict], results: list[dict]) -> None:
                     label=f"{mem}: trained here")
     others = [r for r in s1 if r["memory"] not in ("elu+1", "dpfp1", "dpfp2", "dpfp3")]
     for r in others:
-        ax.plot([r["size"]], [r["measured"]], "^", label=f"{r['memory']} (d_dot "
+        ax.plot([r["size"]], [r["measured"]], "^", label=f"{r['memory']} ($d_\\mathrm{{dot}}$ "
                 f"{r['d_dot'] or '-'}): trained here")
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=1e-3)
-    ax.set_xlabel("number of keys S")
+    ax.set_xlabel("number of keys $S$")
     ax.set_ylabel("best evaluation loss")
     ax.legend(fontsize=6, ncol=2)
     sec.add(figure_html(fig, alt="Trained loss against S on Schlag et al.'s setting 1: rank "
-                        "bounds (lines), published (squares) and trained here (dots)."))
+                        "bounds (lines), published (squares) and trained here (dots).",
+                        caption="Trained loss against the number of keys $S$ on Schlag et al.'s "
+                        "setting 1: the rank bounds (lines), the published losses (squares) and "
+                        "the losses trained here (dots)."))
     above = [r for r in s1 if r["d_dot"] and r["size"] > 1.25 * r["d_dot"]
              and r["memory"] in ("elu+1", "dpfp1")]
     ok = bool(above) and all(r["ratio"] is not None and r["ratio"] <= 1.1 for r in above)
@@ -113,7 +119,7 @@ def _schlag(sec: Section, rows: list[dict], results: list[dict]) -> None:
                                   "all", all(r["ok"] for r in bounded)))
     s2 = [r for r in rows if r["task"] == "schlag2"]
     if s2:
-        sec.add(table_html(["memory", "S", "best eval loss", "steps", "stopped"],
+        sec.add(table_html(["memory", "$S$", "best eval loss", "steps", "stopped"],
                            [[r["memory"], r["size"], r["measured"], r["steps"], r["stopped"]]
                             for r in s2],
                            caption="setting 2 (keys with replacement, the last write is asked "
@@ -131,15 +137,16 @@ def _recall(sec: Section, rows: list[dict], csv_text: str) -> None:
     rec = [r for r in rows if r["metric"] == "accuracy"]
     sec.add("<h3>MQAR as cross-conditioning: recall against the state's bits</h3>")
     sec.add(paragraph(
-        "zoology's MQAR generator; the encoder sees the 2N context tokens (embedding plus a "
-        "learned one-token short convolution), the decoder the N queried keys; the memory "
-        "between them is trained end to end with a linear head over the V - V/2 value tokens "
+        "zoology's MQAR generator; the encoder sees the $2N$ context tokens (embedding plus a "
+        "learned one-token short convolution), the decoder the $N$ queried keys; the memory "
+        "between them is trained end to end with a linear head over the $V - V/2$ value tokens "
         "(cross-entropy). Measured: accuracy of the best model on a held-out draw. Bound: Fano's "
-        "inequality for the state's float32 bits (32 per scalar), the values being N distinct "
-        "draws from V - V/2 tokens; softmax attention keeps every write, its 'state' grows "
+        "inequality for the state's float32 bits (32 per scalar), the values being $N$ distinct "
+        "draws from $V - V/2$ tokens; softmax attention keeps every write, its 'state' grows "
         "with N."))
     sec.add(table_html(
-        ["memory", "N", "V - V/2", "d_key", "modes", "state scalars", "state bits", "accuracy",
+        ["memory", "$N$", "$V - V/2$", r"$d_\mathrm{key}$", "modes", "state scalars", "state bits",
+         "accuracy",
          "Fano bound", "measured/bound", "steps", "ok"],
         [[r["memory"], r["size"], r["n_values"], r["d_key"], r["n_modes"], r["state_scalars"],
           r["state_bits"], r["measured"], r["bound"],
@@ -158,7 +165,10 @@ def _recall(sec: Section, rows: list[dict], csv_text: str) -> None:
     ax.set_ylim(-0.03, 1.05)
     ax.legend(fontsize=7)
     sec.add(figure_html(fig, alt="Trained MQAR cross-conditioning accuracy against the state's "
-                        "bits, with each cell's Fano bound."))
+                        "bits, with each cell's Fano bound.",
+                        caption="Held-out MQAR accuracy of each trained memory against its "
+                        "state's bits; a bar marks each cell's Fano bound, which a fixed-state "
+                        "memory cannot exceed."))
     soft = [r for r in rec if r["memory"] == "softmax"]
     sec.summary.append(SummaryRow("trained softmax attention on MQAR cross-conditioning, worst "
                                   "small cell", f"{min(r['measured'] for r in soft):.3f}" if soft
@@ -181,7 +191,7 @@ def _pruning(sec: Section) -> None:
     sec.add("<h3>Pruning a trained MCCC layer</h3>")
     if not PRUNING_JSON.is_file():
         why = ("the layer's reduce (issue 11) is available but no pruning study is saved; run "
-               "mccc train --sweep --prune" if layer_has_reduce() else
+               "`mccc train --sweep --prune`" if layer_has_reduce() else
                "MCCCCrossConditioning.reduce (issue 11) is not in this installation")
         sec.add(paragraph(f"Not measured: {why}. Published reference (Forgione, Mejari & Piga "
                           f"2024, Table 2, 100-state LRU): BT removes {FORGIONE_TABLE2['bt']}, "
@@ -213,14 +223,14 @@ def build(ctx: ReportContext) -> Section:
         for row, old in zip(rows, saved["rows"], strict=True):  # the saved (costly) predictions
             row["prediction"] = old["prediction"]
         sec.add(paragraph(
-            f"Saved sweep (reports/trained/sweep.json): {len(rows)} trained cells, "
+            f"Saved sweep (`reports/trained/sweep.json`): {len(rows)} trained cells, "
             f"{saved['seconds'] / 60:.0f} minutes of training on this project's shared 2-core "
-            "machine (mccc train --sweep --out reports/trained reruns it)."))
+            "machine (`mccc train --sweep --out reports/trained` reruns it)."))
         _schlag(sec, rows, saved["results"])
         _recall(sec, rows, compare_csv(rows))
     else:
-        sec.add(paragraph("No saved sweep (reports/trained/sweep.json): run mccc train --sweep "
-                          "--out reports/trained."))
+        sec.add(paragraph("No saved sweep (`reports/trained/sweep.json`): run `mccc train --sweep "
+                          "--out reports/trained`."))
         sec.summary.append(SummaryRow("saved sweep of trained models", "missing",
                                       "reports/trained/sweep.json", False))
     _pruning(sec)
@@ -235,14 +245,14 @@ def build(ctx: ReportContext) -> Section:
             f"trained: {r['spec']['task']} {r['spec']['memory']} done")))
     finally:
         torch.set_num_threads(threads)
-    sec.add(table_html(["task", "memory", "size", "d_dot", "metric", "measured", "bound", "kind",
-                        "steps", "ok"],
+    sec.add(table_html(["task", "memory", "size", r"$d_\mathrm{dot}$", "metric", "measured",
+                        "bound", "kind", "steps", "ok"],
                        [[r["task"], r["memory"], r["size"], r["d_dot"] or "-", r["metric"],
                          r["measured"], "-" if r["bound"] is None else r["bound"],
                          r["bound_kind"], r["steps"], "yes" if r["ok"] else "NO"]
                         for r in quick],
-                       caption="quick cells trained live for this report (mccc train --sweep "
-                       "--quick)"))
+                       caption="quick cells trained live for this report (`mccc train --sweep "
+                       "--quick`)"))
     sec.summary.append(SummaryRow("quick live cells within their bounds",
                                   f"{sum(r['ok'] for r in quick)} of {len(quick)}", "all",
                                   all(r["ok"] for r in quick)))
