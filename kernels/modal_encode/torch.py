@@ -28,7 +28,10 @@ from mccc_theory.errors import ShapeError
 
 from ._spec import auto_chunk, validate_encode
 
-__all__ = ["modal_encode", "ModalEncodeFunction"]
+__all__ = ["modal_encode", "ModalEncodeFunction", "SHARED_BLOCK"]
+
+#: tokens per block of the shared-power forward (powers shared by the batch), at most
+SHARED_BLOCK = 512
 
 
 def _exponents(N, mask, device):
@@ -49,6 +52,21 @@ def _power(e, rate, theta):
     return mag * torch.cos(ang), mag * torch.sin(ang)
 
 
+def _gain_powers(e, rate, theta, br, bi):
+    """``[Re; Im](b * lambda^e)`` stacked, (2m, k) float64, for exponents e (1, k) against modes
+    and gains (m, 1): the planes of :func:`_power` times the gain, built in place."""
+    m = rate.shape[0]
+    mag = (rate * e).neg_().exp_()
+    mag.masked_fill_(e == 0, 1.0)  # lambda^0 = 1, also for lambda = 0 (rate = inf)
+    ang = theta * e
+    L_re = torch.cos(ang).mul_(mag)
+    L_im = ang.sin_().mul_(mag)
+    P = torch.empty((2 * m, e.shape[1]), dtype=torch.float64, device=e.device)
+    torch.mul(L_re, br, out=P[:m]).addcmul_(L_im, bi, value=-1.0)
+    torch.mul(L_im, br, out=P[m:]).addcmul_(L_re, bi)
+    return P
+
+
 class ModalEncodeFunction(torch.autograd.Function):
     """Autograd Function of the encode; use :func:`modal_encode` (it validates)."""
 
@@ -63,20 +81,51 @@ class ModalEncodeFunction(torch.autograd.Function):
         rate, th = torch.exp(nu.double()), theta.double()
         e, n = _exponents(N, mask, v.device)
         K = chunk or auto_chunk(N, rows, m)
-        H_re = v.new_zeros((batch, m, d_v), dtype=acc)
-        H_im = v.new_zeros((batch, m, d_v), dtype=acc)
-        for t0 in range(0, N, K):
-            P_re, P_im = ModalEncodeFunction._block(e, rate, th, b_re, b_im, mask, t0, t0 + K)
-            vc = v[:, t0:t0 + K].to(acc)
-            H_re += torch.matmul(P_re.to(acc).transpose(1, 2), vc)
-            H_im += torch.matmul(P_im.to(acc).transpose(1, 2), vc)
+        if not per_token and mask is None:  # one set of powers for the whole batch
+            H_re, H_im = ModalEncodeFunction._shared(v, e, rate, th, b_re, b_im, K, acc)
+        else:
+            H_re = v.new_zeros((batch, m, d_v), dtype=acc)
+            H_im = v.new_zeros((batch, m, d_v), dtype=acc)
+            for t0 in range(0, N, K):
+                P_re, P_im = ModalEncodeFunction._block(e, rate, th, b_re, b_im, mask, t0, t0 + K)
+                vc = v[:, t0:t0 + K].to(acc)
+                H_re += torch.matmul(P_re.to(acc).transpose(1, 2), vc)
+                H_im += torch.matmul(P_im.to(acc).transpose(1, 2), vc)
         if h0_re is not None:
             Ln_re, Ln_im = ModalEncodeFunction._final_power(n, N, rate, th, acc)
             H_re += Ln_re * h0_re.to(acc) - Ln_im * h0_im.to(acc)
             H_im += Ln_re * h0_im.to(acc) + Ln_im * h0_re.to(acc)
         ctx.save_for_backward(v, nu, theta, b_re, b_im, h0_re, h0_im, mask)
         ctx.cfg = (K, acc, out)
-        return H_re.to(out), H_im.to(out)
+        keep = torch.contiguous_format  # the state planes are read by every decode: dense rows
+        return H_re.to(out, memory_format=keep), H_im.to(out, memory_format=keep)
+
+    @staticmethod
+    def _shared(v, e, rate, th, b_re, b_im, K, acc):
+        """Powers shared by the batch (per-mode gain, no mask): one GEMM per block.
+
+        ``S = [P_re; P_im] [V_1 ... V_batch]``: the block's (2m, k) powers against its values of
+        every sequence side by side (k, batch d_v), accumulated in place; the planes are the two
+        halves of ``S`` (views, (batch, m, d_v)). The same sums as the batched path, in one BLAS
+        call per block, with the powers built in place in the GEMM's layout and one value
+        buffer reused by every block (at most ``SHARED_BLOCK`` tokens: it stays in cache, and
+        its pages are touched once per call).
+        """
+        batch, N, d_v = v.shape
+        m = rate.shape[0]
+        K = min(K, SHARED_BLOCK)
+        br, bi = b_re.double()[:, None], b_im.double()[:, None]
+        rate, th = rate[:, None], th[:, None]
+        S = torch.zeros((2 * m, batch, d_v), dtype=acc, device=v.device)
+        flat = S.view(2 * m, batch * d_v)
+        buf = torch.empty((min(K, N), batch, d_v), dtype=acc, device=v.device)
+        for t0 in range(0, N, K):
+            t1 = min(t0 + K, N)
+            P = _gain_powers(e[:, t0:t1], rate, th, br, bi)
+            vc = buf[:t1 - t0]
+            vc.copy_(v[:, t0:t1].transpose(0, 1))  # transpose and widen in one pass
+            flat.addmm_(P.to(acc), vc.view(t1 - t0, batch * d_v))
+        return S[:m].transpose(0, 1), S[m:].transpose(0, 1)
 
     @staticmethod
     def _block(e, rate, th, b_re, b_im, mask, t0, t1):
