@@ -97,8 +97,8 @@ class ModalEncodeFunction(torch.autograd.Function):
             H_im += Ln_re * h0_im.to(acc) + Ln_im * h0_re.to(acc)
         ctx.save_for_backward(v, nu, theta, b_re, b_im, h0_re, h0_im, mask)
         ctx.cfg = (K, acc, out)
-        keep = torch.contiguous_format  # the state planes are read by every decode: dense rows
-        return H_re.to(out, memory_format=keep), H_im.to(out, memory_format=keep)
+        # dense rows (the shared path's planes are views): the state is read by every decode
+        return tuple(torch.empty(H.shape, dtype=out, device=H.device).copy_(H) for H in (H_re, H_im))
 
     @staticmethod
     def _shared(v, e, rate, th, b_re, b_im, K, acc):
