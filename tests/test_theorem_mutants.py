@@ -13,6 +13,7 @@ import pytest
 from hypothesis import Phase, given, settings
 
 import mccc_theory.gramians as gramians
+import mccc_theory.norms as norms
 from mccc_proofs import all_theorems
 
 
@@ -41,8 +42,35 @@ def _angle_difference_wrong_low_sign(ti, tj):
     return np.where(lo, (ti + gramians._PI_HI) - (tj - gramians._PI_HI) - 2 * gramians._PI_LO, d)
 
 
+_certify, _candidates = norms._certify, norms._LevelSet.candidates
+
+
+def _upper_is_lower(parts, rtol):
+    """The H-infinity bracket collapsed onto its lower end."""
+    br = _certify(parts, rtol)
+    return norms.HinfBracket(br.lower, br.lower, br.frequency, br.tests)
+
+
+def _level_set_disabled(self, gamma):
+    """The level-set test never finds a crossing: upper = lower (1 + rtol) unverified."""
+    return np.zeros(0), np.zeros(0)
+
+
+def _grid_without_pole_angles(parts):
+    """norms._grid without the pole angles (half-power points and the uniform grid kept)."""
+    uniform = np.linspace(0.0, np.pi, max(257, 4 * parts.order + 1))
+    ang, width = np.angle(parts.poles), 1.0 - np.abs(parts.poles)
+    extra = np.concatenate([ang - width, ang + width])
+    if parts.real:
+        return np.unique(np.clip(np.concatenate([uniform, np.abs(extra)]), 0.0, np.pi))
+    return np.unique(np.angle(np.exp(1j * np.concatenate([uniform, -uniform, extra]))))
+
+
 MUTANTS = [
     ("gramian.matches_mpmath", gramians, "_angle_difference", _angle_difference_wrong_low_sign),
+    ("norms.hinf_bracket_contains_sweep", norms, "_certify", _upper_is_lower),
+    ("norms.hinf_bracket_contains_sweep", norms._LevelSet, "candidates", _level_set_disabled),
+    ("norms.hinf_bracket_contains_sweep", norms, "_grid", _grid_without_pole_angles),
 ]
 
 
