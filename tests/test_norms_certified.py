@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mccc_theory import StateSpace, UnstableError
-from mccc_theory.norms import hinf_norm
+from mccc_theory.norms import hinf_error, hinf_norm
 
 EPS = np.finfo(float).eps
 THETA = 0.7
@@ -81,3 +81,44 @@ def test_poles_on_the_unit_circle_are_refused():
     ss = control.ss(d)
     with pytest.raises(UnstableError, match=r"system: .*unit circle"):
         hinf_norm(StateSpace(ss.A, ss.B, ss.C, ss.D))
+
+
+def test_error_system_bracket_scales_with_the_error():
+    """The bracket of a tiny error system G - G_r is tight in absolute terms (issue 12, defect 1).
+
+    A single decaying exponential over 17 lags (its FIR shift register is defective: 17 poles at
+    0) against its order-1 balanced truncation: ||G - G_r|| ~ 2e-6 while ||G|| ~ 0.5. The
+    reference is a 30-digit search (sweep, then golden section around the best point) from the
+    exact double data. The width allowed is the rounding of evaluating G - G_r: (N + 2) eps per
+    term, summed over magnitudes <= N ||W||_inf-ish, times 64 (no 1/gamma amplification).
+    """
+    from mccc_theory.attention import fir_system, fit_modal
+
+    W = (-0.413 * 0.47 ** np.arange(17))[None, :]
+    fit = fit_modal(W, 1, method="bt")
+    br = hinf_error(fir_system(W), fit.system)
+    G = fir_system(W)
+    with mpmath.workdps(30):
+        def mag(w):
+            z = mpmath.exp(mpmath.mpc(0, -w))
+            g = sum(mpmath.mpf(float(W[0, t])) * z**t for t in range(W.shape[1]))
+            sm = fit.system
+            for i in range(sm.m):
+                si = mpmath.mpc(sm.s[i].real, sm.s[i].imag)
+                g -= mpmath.mpc(sm.C[0, i]) * mpmath.mpc(sm.B[i, 0]) / (1 - mpmath.exp(si) * z)
+            return abs(g - mpmath.mpc(sm.D_or_zero[0, 0]))
+        ws = np.linspace(0, np.pi, 65)
+        vals = [mag(w) for w in ws]
+        j = int(np.argmax(vals))
+        lo, hi = mpmath.mpf(ws[max(j - 1, 0)]), mpmath.mpf(ws[min(j + 1, 64)])
+        gr = (mpmath.sqrt(5) - 1) / 2
+        for _ in range(60):  # 0.618^60 ~ 3e-13 of the window: value to ~(3e-13)^2 relative
+            a, b = hi - gr * (hi - lo), lo + gr * (hi - lo)
+            if mag(a) < mag(b):
+                lo = a
+            else:
+                hi = b
+        ref = float(max(max(vals), mag(lo), mag(hi)))
+    assert G.n == 17 and 1e-7 < ref < 1e-5
+    assert br.lower <= ref * (1 + 1e-12) and ref <= br.upper  # 30-digit ref: 1e-12 is its search
+    assert br.upper - br.lower <= 64 * 19 * EPS * np.abs(W).sum()

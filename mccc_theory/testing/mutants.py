@@ -202,12 +202,9 @@ CORE_MUTANTS = (
        [("log2p = bits - L * math.log2(V)", "log2p = bits - (L - 1) * math.log2(V)")],
        ["capacity.counting_bound"]),
     # ---- norms.py ---------------------------------------------------------------------------------
-    _m("norms.cayley_scale", "Cayley map with 2 for sqrt(2) in B and C", "norms",
-       [("r2 = np.sqrt(2)", "r2 = 2.0")],
-       ["norms.hinf_bracket_contains_sweep"],
-       survives=("not analysed to the end: the bracket still contains the sweep, so the Cayley realization "
-           "seems to serve only to locate candidate frequencies and the bracket is re-evaluated on the "
-           "discrete system")),
+    _m("norms.curvature_understated", "the cells' curvature bound sum j (j-1) |G_j| eta^j / 2 taken "
+       "100 times too small", "norms", [("out = norms @ w / 2 + bigC", "out = norms @ w / 200 + bigC")],
+       ["norms.hinf_bracket_contains_sweep"]),
 )
 
 
