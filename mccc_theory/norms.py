@@ -64,8 +64,8 @@ def _check_rtol(rtol) -> float:
 
 
 def _check_system(system, name: str = "system"):
-    """A stable system whose matrices are read in the MCCC convention (textbook ones converted)."""
-    return check_stable_system(system, name, convention="mccc")
+    """A stable system read in the MCCC convention (a textbook one is refused, with the fix)."""
+    return check_stable_system(system, name)
 
 
 def _near_circle(name: str, what: str) -> UnstableError:
@@ -149,14 +149,14 @@ def _neumann(r, nN: float, n: int):
     return np.where(r > 0, out, np.inf) * (1 + 4 * n * EPS)
 
 
-def _pole_distance(theta, lam_abs, d, L, R):
+def _pole_distance(theta, log_abs, d, L, R):
     """``min_{omega in [L, R]} |1 - lambda e^{-i omega}|`` for each cell and pole: (F, m), a lower
     bound (relative rounding covered). ``|e^{i omega} - lambda|`` grows with the angular distance
     to ``arg lambda``, so it is ``1 - |lambda| = d`` when the angle lies in the cell and the value
     at the nearer end otherwise (cells shorter than pi)."""
     inside = ((_angle_difference(theta[None, :], _reduce_angle(L)[:, None]) >= 0)
               & (_angle_difference(theta[None, :], _reduce_angle(R)[:, None]) <= 0))
-    ends = [np.abs(_one_minus_exp(np.log(lam_abs) + 1j * theta, w)) for w in (L, R)]
+    ends = [np.abs(_one_minus_exp(log_abs + 1j * theta, w)) for w in (L, R)]
     r = np.where(inside, d[None, :], np.minimum(*ends))
     return r * (1 - 64 * EPS)
 
@@ -215,7 +215,6 @@ class _Parts:
             self._K = np.einsum("qi,ip->iqp", m.C, m.B).reshape(m.m, q * p)
             self._rn = np.linalg.norm(m.C, axis=0) * np.linalg.norm(m.B, axis=1)  # ||c_i b_i||
             self._theta = _reduce_angle(m.s.imag)
-            self._lam_abs = np.exp(m.s.real)
             self._d = -np.expm1(m.s.real)
         self._dn = float(np.linalg.norm(self.D, 2))
 
@@ -257,7 +256,7 @@ class _Parts:
         """``(G, err)``: the surrogate's response (F, q, p) and a bound on its rounding (F,).
 
         Each closed-form term ``c_i b_i / (1 - exp(s_i - i omega))`` has a few ulps of relative
-        error (exactly wrapped angle, complex expm1); the sum and the GEMM add ``(m + p + q) eps``
+        error (exactly wrapped angle, complex expm1); the sum and the GEMM add ``(m + 2) eps``
         of the sum of magnitudes. A Schur part ``CZ X``, ``(I - e^{-i omega} T) X = ZB``: the
         solve of a triangular system has a componentwise backward error ``n eps |M|``, so
         ``|X~ - X| <= n eps <M>^-1 |M| |X~|`` with the comparison matrix ``<M>`` (an M-matrix:
@@ -265,14 +264,16 @@ class _Parts:
         """
         out = np.broadcast_to(self.D, (omega.size, self.q, self.p)).copy()
         mag = np.full(omega.size, self._dn)
-        size = self.p + self.q
+        size = 0
         if self.modal is not None:
-            size += self.modal.m
+            size = self.modal.m
             for lo in range(0, omega.size, 512):  # bounded memory: 512 x m weights at a time
                 w = 1.0 / _one_minus_exp(self._s, omega[lo:lo + 512])
                 out[lo:lo + 512] += (w @ self._K).reshape(-1, self.q, self.p)
                 mag[lo:lo + 512] += np.abs(w) @ self._rn
-        err = 16 * size * EPS * mag
+        # each term a few ulps (exact angle wrap, complex expm1, one division), the sum of m
+        # terms (m + 2) eps of the magnitudes: 2 (m + 8) eps covers both
+        err = 2 * (size + 8) * EPS * mag
         for T, ZB, CZ, *_ in self.dense:
             n = T.shape[0]
             X = _schur_solve(T, ZB, omega)
@@ -330,7 +331,7 @@ class _Parts:
         ipow = (-1j) ** np.arange(k + 1) / fact  # Taylor coefficients of e^{-i t}
         gam = 8 * (k + 4) * EPS
         if self.modal is not None:
-            r = _pole_distance(self._theta, self._lam_abs, self._d, L, R)  # (F, m)
+            r = _pole_distance(self._theta, self._s.real, self._d, L, R)  # (F, m)
             rmin = np.minimum(rmin, r.min(axis=1))
             bigC += (2.5 / r) @ self._rn
             a0 = _one_minus_exp(self._s, c)  # (F, m), accurate near the peaks
@@ -362,7 +363,7 @@ class _Parts:
             with np.errstate(divide="ignore"):
                 th = _reduce_angle(np.angle(tau))
             d = 1.0 - lam_abs
-            r = _pole_distance(th, np.maximum(lam_abs, 1e-300), d, L, R)
+            r = _pole_distance(th, np.log(np.maximum(lam_abs, 1e-300)), d, L, R)
             r = np.where(lam_abs[None, :] == 0, 1.0, r)
             rmin = np.minimum(rmin, r.min(axis=1))
             rc = r.min(axis=1)
@@ -524,8 +525,9 @@ def _prove_below(parts: _Parts, gamma: float, lb: float, edges: np.ndarray):
     lies below its chord plus ``sup ||G''|| (b - a)^2 / 8`` (:meth:`_Parts.cell_bounds`), so
     ``sup sigma_max <= max(sigma(a), sigma(b)) + err + that``; cells where this is not below
     ``gamma`` are halved. Returns ``("proved",)``; ``("higher", w, value)`` when a point above
-    the lower bound ``lb`` shows that ``gamma`` may be too low; or ``("stuck",)`` when rounding
-    (the evaluation error, the resolution of doubles or :data:`_CELL_BUDGET`) leaves it undecided.
+    the lower bound ``lb`` shows that ``gamma`` may be too low; ``("rounding", v)`` when a value
+    at most ``lb`` is within its rounding bound ``v`` of ``gamma``; or ``("stuck",)`` when cells
+    reach the resolution of doubles or :data:`_CELL_BUDGET`.
     """
     L, R = edges[:-1], edges[1:]
     spent = 0
@@ -539,7 +541,7 @@ def _prove_below(parts: _Parts, gamma: float, lb: float, edges: np.ndarray):
             j = int(np.argmax(sv))
             if sv[j] > lb:
                 return ("higher", float(pts[j]), float(sv[j]))
-            return ("stuck",)
+            return ("rounding", float(np.max(sv + er)))
         top = np.maximum(*(sv + er)[inv].reshape(2, -1))
         extra = np.concatenate([parts.cell_bounds(L[a:a + 256], R[a:a + 256])
                                 for a in range(0, L.size, 256)])
@@ -580,6 +582,10 @@ def _certify(parts: _Parts, rtol: float) -> HinfBracket:
         tests += 1
         if got[0] == "proved":
             break
+        if got[0] == "rounding":
+            # a value within its rounding bound of gamma: no level below that can be proved
+            floor = max(floor, got[1] * (1 + 4 * EPS))
+            continue
         if got[0] == "higher":
             w = got[1]
             h = float(np.min(np.abs(edges - w)[np.abs(edges - w) > 0], initial=1e-3))
