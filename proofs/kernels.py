@@ -1,20 +1,25 @@
 """Theorems checked THROUGH the production kernels (family ``kernels.<backend>_<name>``).
 
 Every check runs the kernels of one backend -- ``numpy`` (the float64 oracle,
-:mod:`mccc_kernels.modal_scan.reference`), ``jax``, ``torch`` (the pure-torch path) or ``triton``
-(torch tensors on the Triton kernels; on the CPU only under ``TRITON_INTERPRET=1``) -- on
-Hypothesis-generated systems and compares what the kernels return with the theory module. The
-kernels are looked up in ``sys.modules`` at every call, so a module swapped by
-:func:`mccc_kernels.certify.swap_modules` (a mutant) is what runs.
+:mod:`mccc_kernels.modal_scan.reference`), ``jax``, ``torch`` (the pure-torch path), ``triton``
+(torch tensors on the Triton kernels; on the CPU only under ``TRITON_INTERPRET=1``) or ``numba``
+(torch tensors on the compiled CPU scan, :mod:`mccc_kernels.modal_scan.numba`: what
+``backend="auto"`` runs for CPU tensors when numba imports; the readout has no numba core, so
+its readout is the torch one) -- on Hypothesis-generated systems and compares what the kernels
+return with the theory module. The kernels are looked up in ``sys.modules`` at every call, so a
+module swapped by :func:`mccc_kernels.certify.swap_modules` (a mutant) is what runs.
 
 Error models (``eps`` the unit roundoff of the precision the kernel computes in; THEORY §6): a
 scan state ``h_t`` is accurate to about ``t eps |h|_max`` (chunked powers and one product per
 step), a readout to about ``m eps`` relative to ``sum_i |c_i| |h_i|``. Each check allows 64 times
-its model. ``mccc prove --backend B`` selects the backends.
+its model. ``mccc prove --backend B`` selects the backends. ``keyed_layer_recall`` runs the
+layer's own path (the encode contraction and readout of ``MCCCCrossConditioning`` /
+:mod:`mccc_kernels.jax_nn`), registered on :data:`KEYED_BACKENDS` only (see there).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -27,15 +32,22 @@ from mccc_theory.testing.strategies import modal_systems
 
 from .registry import theorem
 
-__all__ = ["BACKENDS", "available_backends", "scan", "scan_planes", "readout", "layer_output"]
+__all__ = ["BACKENDS", "KEYED_BACKENDS", "available_backends", "scan", "scan_planes", "readout",
+           "layer_output", "keyed_layer_read"]
 
-BACKENDS = ("numpy", "jax", "torch", "triton")
+BACKENDS = ("numpy", "jax", "torch", "triton", "numba")
+#: the lanes of ``kernels.*_keyed_layer_recall``: the layer has no numba path (its encode is the
+#: modal_encode contraction, not a scan, and its readout has no numba core), and its 64,000
+#: Triton readouts took 575 s in the CPU interpreter (one Python program instance each);
+#: the Triton readout kernel is checked by ``kernels.triton_readout_gramian_through_readout``
+KEYED_BACKENDS = ("numpy", "jax", "torch")
 _EPS = {"float64": np.finfo(np.float64).eps, "float32": float(np.finfo(np.float32).eps)}
 
 
 def available_backends() -> tuple[str, ...]:
     """The backends that run here: numpy always; jax and torch when installed; triton when it
-    imports and either CUDA is present or ``TRITON_INTERPRET=1`` (the CPU interpreter)."""
+    imports and either CUDA is present or ``TRITON_INTERPRET=1`` (the CPU interpreter); numba
+    when it and torch are installed."""
     have = ["numpy"]
     for name in ("jax", "torch"):
         if importlib.util.find_spec(name) is not None:
@@ -44,6 +56,8 @@ def available_backends() -> tuple[str, ...]:
         import torch
         if torch.cuda.is_available() or os.environ.get("TRITON_INTERPRET") == "1":
             have.append("triton")
+    if "torch" in have and importlib.util.find_spec("numba") is not None:
+        have.append("numba")
     return tuple(have)
 
 
@@ -59,33 +73,38 @@ def _dtypes(backend: str, precision: str) -> str:
     return "float64" if backend == "numpy" else precision
 
 
-def scan_planes(backend, u, s, B, h0=None, *, return_all=True, precision="float64", chunk=16):
+def scan_planes(backend, u, s, B, h0=None, *, return_all=True, precision="float64", chunk=16,
+                cu_seqlens=None):
     """The modal scan ``h_t = lambda h_{t-1} + B u_t`` on ``backend``: the planes it returns.
 
     ``u`` (batch, L, p) real, ``s`` (m,) log-eigenvalues (``nu = log(-Re s)``, ``theta = Im s``),
-    ``B`` (m, p) complex, ``h0`` (batch, m) complex or None. Returns the backend's own arrays
-    (NumPy, JAX or torch) ``(h_re, h_im)``.
+    ``B`` (m, p) complex, ``h0`` (batch, m) complex or None; ``cu_seqlens`` (n_seq + 1,) offsets
+    of packed sequences in ``u`` (1, total, p) (``h0`` then (n_seq, m)). Returns the backend's own
+    arrays (NumPy, JAX or torch) ``(h_re, h_im)``.
     """
     precision = _dtypes(backend, precision)
     c = np.ascontiguousarray  # the kernels refuse strided views
     args = [c(u), c(np.log(-s.real)), c(s.imag), c(B.real), c(B.imag)]
     h0s = (None, None) if h0 is None else (c(h0.real), c(h0.imag))
     if backend == "numpy":
-        return _module("modal_scan.reference").modal_scan(*args, *h0s, return_all=return_all)
+        return _module("modal_scan.reference").modal_scan(*args, *h0s, return_all=return_all,
+                                                          cu_seqlens=cu_seqlens)
     if backend == "jax":
         import jax
         import jax.numpy as jnp
         with jax.enable_x64(precision == "float64"):
             conv = [None if a is None else jnp.asarray(a, precision) for a in args + list(h0s)]
             h = _module("modal_scan.jax").modal_scan(*conv, return_all=return_all,
-                                                     method="chunked", chunk=chunk)
+                                                     method="chunked", chunk=chunk,
+                                                     cu_seqlens=cu_seqlens)
             return tuple(jax.block_until_ready(x) for x in h)
     import torch
     dt = getattr(torch, precision)
-    conv = [None if a is None else torch.as_tensor(np.ascontiguousarray(a), dtype=dt)
+    conv = [None if a is None else torch.as_tensor(np.require(a, requirements="CW"), dtype=dt)
             for a in args + list(h0s)]
     return _module("modal_scan.torch").modal_scan(*conv, return_all=return_all, method="chunked",
-                                                  chunk=chunk, backend=backend)
+                                                  chunk=chunk, backend=backend,
+                                                  cu_seqlens=cu_seqlens)
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -96,9 +115,11 @@ def _nbytes(x) -> int:
     return x.element_size() * x.numel() if hasattr(x, "element_size") else int(x.nbytes)
 
 
-def scan(backend, u, s, B, h0=None, *, return_all=True, precision="float64", chunk=16):
+def scan(backend, u, s, B, h0=None, *, return_all=True, precision="float64", chunk=16,
+         cu_seqlens=None):
     """:func:`scan_planes` as one complex128 NumPy array."""
-    h = scan_planes(backend, u, s, B, h0, return_all=return_all, precision=precision, chunk=chunk)
+    h = scan_planes(backend, u, s, B, h0, return_all=return_all, precision=precision, chunk=chunk,
+                    cu_seqlens=cu_seqlens)
     return _to_numpy(h[0]) + 1j * _to_numpy(h[1])
 
 
@@ -154,12 +175,13 @@ def layer_output(backend, lm, x, u, *, precision="float64"):
 
 
 def _register(name, *, statement, assumptions, reference, strategy, max_examples=None,
-              torch_layer=False):
-    """Register ``check(example, backend)`` once per backend as ``kernels.<backend>_<name>``
-    (``torch_layer``: the check builds a torch layer or reference whatever the backend)."""
+              torch_layer=False, backends=BACKENDS):
+    """Register ``check(example, backend)`` once per backend of ``backends`` as
+    ``kernels.<backend>_<name>`` (``torch_layer``: the check builds a torch layer or reference
+    whatever the backend)."""
 
     def deco(check):
-        for backend in BACKENDS:
+        for backend in backends:
             req = _REQUIRES[backend] + (("torch",) if torch_layer and backend in ("numpy", "jax")
                                         else ())
             cap = min(max_examples or 8, _CAP[backend])
@@ -175,8 +197,9 @@ def _register(name, *, statement, assumptions, reference, strategy, max_examples
 #: examples per theorem: JAX compiles once per new shape and the Triton interpreter runs every
 #: program instance in Python, so both draw fewer (every profile; the NumPy oracle and the torch
 #: path the most)
-_CAP = {"numpy": 8, "torch": 8, "jax": 2, "triton": 3}
-_REQUIRES = {"numpy": (), "jax": ("jax",), "torch": ("torch",), "triton": ("torch", "triton")}
+_CAP = {"numpy": 8, "torch": 8, "jax": 2, "triton": 3, "numba": 8}
+_REQUIRES = {"numpy": (), "jax": ("jax",), "torch": ("torch",), "triton": ("torch", "triton"),
+             "numba": ("torch", "numba")}
 _PRECISIONS = st.sampled_from(["float64", "float32"])
 _SMALL = modal_systems(m=(1, 6), n_inputs=(1, 2), regime=("random", "fast", "conjugate_pairs"))
 
@@ -462,3 +485,168 @@ def _state_bytes(example, backend):
     claims = (mem.state_bytes(dv, cdt),
               keyed.state_size(m, dv, N) * np.dtype(cdt).itemsize // 2)
     return 1.0 if all(c == kept for c in claims) else -1.0
+
+
+@_register(
+    "packed_equals_per_sequence",
+    statement="Packed sequences (cu_seqlens) through the scan kernel give each sequence's states "
+              "as if it were scanned alone: the state restarts (from that sequence's h0, or 0) "
+              "at every boundary, nothing leaks across, an empty sequence keeps its h0",
+    assumptions="modal systems m <= 6, p <= 2; 1 to 4 sequences of lengths 0..20 (crossing chunk "
+                "boundaries of 16); all states, or final states from random h0; float64 and "
+                "float32",
+    reference="THEORY §0 (streaming), §6; flash-attention's varlen convention",
+    strategy=lambda: st.tuples(_SMALL, st.lists(st.integers(0, 20), min_size=1, max_size=4),
+                               st.integers(0, 2**31), st.booleans(), _PRECISIONS),
+    max_examples=8)
+def _packed(example, backend):
+    system, lengths, seed, return_all, precision = example
+    if sum(lengths) == 0:
+        lengths = [*lengths[:-1], 1]  # the packed source needs one token
+    rng = np.random.default_rng(seed)
+    cu = np.concatenate([[0], np.cumsum(lengths)])
+    m, p, n = system.m, system.n_inputs, len(lengths)
+    u = rng.standard_normal((1, int(cu[-1]), p))
+    # final states continue from a random h0 per sequence; all states start from 0
+    h0 = None if return_all else rng.standard_normal((n, m)) + 1j * rng.standard_normal((n, m))
+    packed = scan(backend, u, system.s, system.B, h0, return_all=return_all, precision=precision,
+                  cu_seqlens=cu)
+    parts = []
+    for k, (a, z) in enumerate(zip(cu[:-1], cu[1:], strict=True)):
+        start = None if h0 is None else h0[k:k + 1]
+        if z == a:
+            if not return_all:
+                parts.append(np.zeros(m) if start is None else start[0])
+            continue
+        alone = scan(backend, np.ascontiguousarray(u[:, a:z]), system.s, system.B, start,
+                     return_all=return_all, precision=precision)
+        parts.append(alone[0])
+    want = np.concatenate(parts)[None] if return_all else np.stack(parts)
+    eps = _EPS[_dtypes(backend, precision)]
+    # the same recurrence on the same numbers (the packed batch is padded with zeros after
+    # each end): rounding of one scan of at most max(lengths) steps, L eps relative to
+    # sum_t |B| |u_t| + |h0|; a leak across a boundary is of the size of the state itself
+    mag = float(np.abs(system.B).sum() * np.abs(u).max()) * max(lengths) \
+        + (0.0 if h0 is None else float(np.abs(h0).max()))
+    return 1 - np.abs(packed - want).max() / (64 * max(lengths) * eps * mag)
+
+
+def keyed_layer_read(backend, memory, keys, values, queries, *, precision="float64"):
+    """The key-addressed layer (``write="key"``, identity features, linear mix) that realises
+    ``memory`` (a :class:`~mccc_theory.recall.KeyedModalMemory`), run on ``backend``.
+
+    The layer's parameters: ``W_k = sqrt(d/m) P`` (the memory's projection), ``W_v = W_o = I``,
+    the readout ``c(q) = lambda (.) (W_k q)`` (the memory reads one step after its last write),
+    zero biases; ``keys`` (batch, N, d) address the writes of ``values`` (batch, N, d) and
+    ``queries`` (batch, Q, d) are the decoder positions. ``numpy``: the float64 reference
+    encode and readout; ``jax``: :func:`mccc_kernels.jax_nn.mccc_cross_conditioning`;
+    ``torch``/``triton``: :class:`mccc_kernels.nn.MCCCCrossConditioning` with that backend.
+    Returns (batch, Q, d) float64. The layers bind their kernels when their module is imported,
+    so a swapped kernel module reaches them only if it is also bound there (as the mutant test
+    in ``tests/test_proofs_kernels.py`` does).
+    """
+    precision = _dtypes(backend, precision)
+    P = memory.projection  # (m, d)
+    lam = np.exp(memory.s)
+    C = lam[:, None] * P  # c(q) = C q
+    d = P.shape[1]
+    p = {"nu": np.asarray(memory.nu), "theta": np.asarray(memory.theta), "key_w": P,
+         "value_w": np.eye(d), "score_w": C.real, "score_b": np.zeros(memory.m),
+         "score_im_w": C.imag, "score_im_b": np.zeros(memory.m), "out_w": np.eye(d),
+         "out_b": np.zeros(d)}
+    if backend == "numpy":
+        c = np.ascontiguousarray  # the kernels refuse strided views
+        w = c(keys @ P.T)
+        H = _module("modal_encode.reference").modal_encode(c(values), p["nu"], p["theta"], w,
+                                                           np.zeros_like(w))
+        q = queries @ C.T
+        return _module("modal_readout.reference").modal_readout(*H, c(q.real), c(q.imag))
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+        with jax.enable_x64(precision == "float64"):
+            a = lambda x: jnp.asarray(x, precision)  # noqa: E731
+            y = _module("jax_nn").mccc_cross_conditioning({k: a(v) for k, v in p.items()},
+                                                          a(queries), a(values), keys=a(keys))
+            return np.asarray(y, np.float64)
+    import torch
+
+    layer = _module("nn").MCCCCrossConditioning(d, n_modes=memory.m, d_source=d, d_value=d,
+                                                mix="linear", write="key", backend=backend)
+    layer = layer.to(getattr(torch, precision))
+    names = {"nu": layer.nu, "theta": layer.theta, "key_w": layer.key.weight,
+             "value_w": layer.value.weight, "score_w": layer.score.weight,
+             "score_b": layer.score.bias, "score_im_w": layer.score_im.weight,
+             "score_im_b": layer.score_im.bias, "out_w": layer.out.weight, "out_b": layer.out.bias}
+    t = lambda x: torch.as_tensor(np.ascontiguousarray(x), dtype=getattr(torch, precision))  # noqa: E731
+    with torch.no_grad():
+        for k, v in names.items():
+            v.copy_(t(p[k]))
+        return layer(t(queries), t(values), keys=t(keys)).double().numpy()
+
+
+#: the keyed cell: on THEORY §5's grid (d = 32, N = 2d, V = 2d = 64) with m = d modes, where the
+#: predictor's documented accuracy is 0.007 (mccc_theory.capacity.predictors) and recall is
+#: mid-range (about 0.77), so a wrong memory cannot pass by saturating at 1
+_KEYED_CELL = (32, 64, 64)  # d, N, V
+#: the documented accuracy for m = d, and the Monte-Carlo interval (+-0.015) of the run that
+#: documented it (1000 trials a cell): the predictor is known to that sum
+_KEYED_ACCURACY = 0.007 + 0.015
+_KEYED_TRIALS = 1000
+_KEYED_ALPHA = 1e-3
+
+
+@functools.cache
+def _keyed_prediction(d: int, N: int, V: int) -> float:
+    """The conditional predictor for the cell (seconds of quadrature: computed once a process)."""
+    from mccc_theory.capacity import predict_recall
+    from mccc_theory.recall import KeyedModalMemory
+
+    return float(predict_recall("modal", d, N, V, s=KeyedModalMemory.default(d, d, N).s))
+
+
+@_register(
+    "keyed_layer_recall",
+    statement="The key-addressed layer (write='key') realising KeyedModalMemory reads what "
+              "KeyedModalMemory.read computes (to the kernels' rounding), and its recall on the "
+              "codebook task with random keys lies within predict_recall's documented accuracy "
+              "plus the empirical-Bernstein interval of the measurement",
+    assumptions="KeyedModalMemory.default(m = d = 32, horizon N = 64), V = 64 values drawn with "
+                "replacement, 1000 trials of 64 queries, interval at alpha = 1e-3; float64 and "
+                "float32 layers",
+    reference="THEORY §5 (capacity of the modal memory), §6",
+    # one seed a lane: each example is already 64,000 Monte-Carlo reads (seconds)
+    strategy=lambda: st.tuples(st.integers(0, 2**31), _PRECISIONS),
+    max_examples=1, backends=KEYED_BACKENDS)
+def _keyed_recall(example, backend):
+    from mccc_theory.recall import CodebookTask, KeyedModalMemory
+    from mccc_theory.recall.intervals import bernstein_interval
+
+    seed, precision = example
+    d, N, V = _KEYED_CELL
+    mem = KeyedModalMemory.default(d, d, N)
+    batch = CodebookTask(d, N, V).sample(_KEYED_TRIALS, np.random.default_rng(seed))
+    y = keyed_layer_read(backend, mem, batch.keys, batch.values, batch.queries,
+                         precision=precision)
+    ref = mem.read(batch.keys, batch.values, batch.queries, write_times=batch.write_times,
+                   query_times=batch.query_times)
+    # rounding: the encode sums N terms, the readout m: (N + m) eps relative to the sum of the
+    # terms' magnitudes S = sum_i |c_i(q)| sum_t |phi_i(k_t)| |v_t|; float32 adds the rounding
+    # of the inputs (a few eps per term) and of (nu, theta), which moves lambda^tau by
+    # tau eps |s| (1 + |nu|) relative, tau <= N
+    P = mem.projection
+    lam = np.exp(mem.s)
+    S = np.abs(batch.queries @ (lam[:, None] * P).T) @ (
+        np.abs(batch.keys @ P.T).transpose(0, 2, 1) @ np.abs(batch.values))
+    eps = _EPS[_dtypes(backend, precision)]
+    k = 0.0 if _dtypes(backend, precision) == "float64" else \
+        4 + N * float(np.max(np.abs(mem.s) * (1 + np.abs(np.asarray(mem.nu)))))
+    read_slack = 1 - float(np.max(np.abs(y - ref) / (64 * (N + mem.m + k) * eps * S)))
+    # recall of the layer's reads, one per-trial fraction per trial (its queries share keys and
+    # codebook: dependent, so the interval is empirical-Bernstein over trials)
+    per_trial = batch.correct(y).mean(axis=1)
+    low, high = bernstein_interval(per_trial, _KEYED_ALPHA)
+    measured = float(per_trial.mean())
+    half = max(measured - low, high - measured)
+    gap = abs(measured - _keyed_prediction(d, N, V))
+    return min(read_slack, 1 - gap / (_KEYED_ACCURACY + half))

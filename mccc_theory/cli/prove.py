@@ -15,8 +15,9 @@ EPILOG = """examples:
   TRITON_INTERPRET=1 mccc prove --only kernels --backend triton
 
 The kernels.<backend>_* theorems run through the production kernels of that backend;
---backend (repeatable: numpy, jax, torch, triton) selects them, by default every backend
-available here (Triton on CUDA, or on the CPU under TRITON_INTERPRET=1).
+--backend (repeatable: numpy, jax, torch, triton, numba) selects them, by default every backend
+available here (Triton on CUDA, or on the CPU under TRITON_INTERPRET=1; numba: the compiled CPU
+scan of torch tensors, what backend="auto" runs on the CPU).
 
 A theorem whose optional dependency (slycot, mpmath) is not installed is reported
 "unavailable (pip install ...)"; it is not run and does not fail the command.
@@ -53,7 +54,7 @@ def add_arguments(p) -> None:
                    help="Hypothesis example database shared by the shards: counterexamples "
                    "found are saved there and replayed first by later runs")
     p.add_argument("--backend", action="append", metavar="B",
-                   choices=("numpy", "jax", "torch", "triton"),
+                   choices=("numpy", "jax", "torch", "triton", "numba"),
                    help="run the kernels.* theorems on this backend (repeatable; default: "
                         "every backend available here)")
 
@@ -139,6 +140,8 @@ def _select_backends(theorems, backends):
         if missing:
             hint = (" (Triton on the CPU needs TRITON_INTERPRET=1 set before the command)"
                     if "triton" in missing else "")
+            if "numba" in missing:
+                hint += " (numba: pip install 'mccc-theory[numba]')"
             raise BackendUnavailableError(
                 f"--backend: {', '.join(missing)} not available here{hint}; available: "
                 f"{', '.join(have)}")
