@@ -520,20 +520,18 @@ class MCCCDecoder:
                 d = self.d_model
                 self._step = (step, self.W_t.numpy(), self.bias.numpy(), self.M1.numpy(),
                               self.b_o.numpy(), self.softmax, self.normalize, self.W_t.dtype,
-                              (1, d), (1, 1, d))
+                              ((1, d), (1, 1, d)))
         self.backend = "torch" if self._step is None else "numba"
 
     def __call__(self, x):
         """Decode ``x``: (batch, d_model) -> (batch, d_model), or (batch, Q, d_model) -> (batch,
         Q, d_model). No graph is recorded (``x`` is detached)."""
-        fast = self._step
-        if fast is not None and type(x) is torch.Tensor and x.is_cpu and x.dtype is fast[7]:
+        if self._step is not None and type(x) is torch.Tensor and x.is_cpu:
             # one token of one sequence: the compiled step (the checks below, in their cheapest
             # form: this path costs a few microseconds, and every attribute read counts)
-            shape = fast[8] if x.shape == fast[8] else fast[9] if x.shape == fast[9] else None
-            if shape is not None and x.is_contiguous():
-                step, W_t, bias, M, b_o, softmax, normalize, dtype = fast[:8]
-                y = torch.empty(shape, dtype=dtype)  # x and y stay alive across the call
+            step, W_t, bias, M, b_o, softmax, normalize, dtype, shapes = self._step
+            if x.dtype is dtype and x.shape in shapes and x.is_contiguous():
+                y = torch.empty(x.shape, dtype=dtype)  # x and y stay alive across the call
                 step(x.data_ptr(), y.data_ptr(), W_t, bias, M, b_o, softmax, normalize)
                 return y
         shape = getattr(x, "shape", None)

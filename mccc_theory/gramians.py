@@ -118,11 +118,10 @@ def _scaled_angles(theta: np.ndarray, scale: int) -> np.ndarray:
     return out
 
 
-def _outer_minus_one(s: np.ndarray, scale: int, *, negate: bool = False) -> np.ndarray:
-    """``exp(scale (s_i + conj s_j)) - 1`` for all i, j (its negative with ``negate``), accurate
-    to a few ulps of its modulus.
+def _one_minus_outer(s: np.ndarray, scale: int) -> np.ndarray:
+    """``1 - exp(scale (s_i + conj s_j))`` for all i, j, accurate to a few ulps of its modulus.
 
-    Fast path: the outer product of ``mu = exp(scale s)`` minus 1, whose absolute error of a few
+    Fast path: 1 minus the outer product of ``mu = exp(scale s)``, whose absolute error of a few
     ulps is also a few ulps relative wherever the modulus is >= 1/2. The remaining entries
     (products near 1: slow modes with close angles) are recomputed from the log-eigenvalues with
     :func:`_expm1_complex` and exactly wrapped angle differences.
@@ -138,9 +137,8 @@ def _outer_minus_one(s: np.ndarray, scale: int, *, negate: bool = False) -> np.n
     with np.errstate(invalid="ignore"):
         mu = np.exp(x) * np.exp(1j * phi)
     mu = np.where(np.isneginf(s.real), 0.0, mu)
-    sign = -1.0 if negate else 1.0
-    out = np.multiply.outer(mu, sign * mu.conj())
-    out -= sign
+    out = np.multiply.outer(-mu, mu.conj())
+    out += 1.0
     k = np.flatnonzero(np.abs(out) < 0.5)
     i, j = np.divmod(k, m)
     upper = i <= j
@@ -153,9 +151,7 @@ def _outer_minus_one(s: np.ndarray, scale: int, *, negate: bool = False) -> np.n
         big = np.abs(y) > _PI_HI
         if big.any():
             y[big] = _angle_difference(phi[i[big]], phi[j[big]])
-        near = _expm1_complex(a[i], r[i], a[j], r[j], y)
-        if negate:
-            near = -near
+        near = -_expm1_complex(a[i], r[i], a[j], r[j], y)
         flat = out.reshape(-1)
         flat[k] = near
         flat[j * m + i] = near.conj()
@@ -377,8 +373,8 @@ def _gramian(system, horizon, method, kind):
         s, M = (system.s, system.B) if ctrl else (system.s.conj(), system.C.conj().T)
         W = (M @ M.conj().T).astype(complex, copy=False)
         if horizon is not None:
-            W *= _outer_minus_one(s, horizon, negate=True)
-        W /= _outer_minus_one(s, 1, negate=True)
+            W *= _one_minus_outer(s, horizon)
+        W /= _one_minus_outer(s, 1)
         return W
     if method == "dense":
         ss = system.to_state_space() if isinstance(system, ModalSystem) else system
@@ -423,7 +419,7 @@ def _factor(system, method, kind):
         M = system.B if ctrl else system.C.conj().T
         # diagonal T = diag(exp(s)): 1 - |lambda_j|^2 and 1 - lambda_i conj(lambda_j) from s
         d = -np.expm1(2 * s.real)
-        return _hammarling(np.diag(np.exp(s)), M, d, _outer_minus_one(s, 1, negate=True))
+        return _hammarling(np.diag(np.exp(s)), M, d, _one_minus_outer(s, 1))
     ss = system.to_state_space() if isinstance(system, ModalSystem) else system
     return stein_factor(ss.A, ss.B) if ctrl else stein_factor(ss.A.conj().T, ss.C.conj().T)
 

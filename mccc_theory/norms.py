@@ -25,7 +25,8 @@ from scipy.optimize import minimize_scalar
 
 from .errors import DTypeError, OrderError, ShapeError, UnstableError
 from .gramians import _angle_difference, _reduce_angle
-from .systems import ModalSystem, StateSpace, check_stable_system
+from .systems import ModalSystem, StateSpace
+from .systems import check_stable_system as _check_system
 from .validation import as_array, check_horizon
 
 __all__ = [
@@ -61,11 +62,6 @@ def _check_rtol(rtol) -> float:
         raise OrderError(f"rtol: expected a relative bracket width in [1e-12, 0.5], found {rtol!r}; "
                          "below 1e-12 the proof cannot separate gamma from rounding")
     return rtol
-
-
-def _check_system(system, name: str = "system"):
-    """A stable system read in the MCCC convention (a textbook one is refused, with the fix)."""
-    return check_stable_system(system, name)
 
 
 def _near_circle(name: str, what: str) -> UnstableError:
@@ -247,10 +243,6 @@ class _Parts:
         self.transfer += (nC * nB * K * K * (e_A + 2 * e_Z * (1 + nT)) / ((1 - K * e_A) * (1 - e_Z))
                           + K * (nC * d_B + np.linalg.norm(ZB) * d_C))
         self.dense.append((T, ZB, CZ, nT, nN, K))
-
-    def response(self, omega: np.ndarray) -> np.ndarray:
-        """``G_surrogate(exp(i omega))`` for each frequency: shape (F, q, p), complex."""
-        return self._evaluate(np.atleast_1d(np.asarray(omega, float)))[0]
 
     def _evaluate(self, omega):
         """``(G, err)``: the surrogate's response (F, q, p) and a bound on its rounding (F,).
@@ -597,7 +589,8 @@ def _certify(parts: _Parts, rtol: float) -> HinfBracket:
         # in absolute terms (a nearly zero error system has low = 0)
         width *= 4
         extra = max(4 * extra, e_lb + float(np.max(er)))
-    lower = max(lb - float(parts.evaluate(np.array([w_lb]))[1][0]) - parts.transfer, d_inf, 0.0)
+    # low and e_lb belong to the final w_lb: it changes only on "higher", which loops again
+    lower = max(low, 0.0)
     upper = gamma + parts.transfer
     return HinfBracket(float(min(lower, upper)), float(upper), float(w_lb), tests)
 

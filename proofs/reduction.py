@@ -40,7 +40,8 @@ from mccc_theory.reduction.balanced import _groups
 from mccc_theory.reduction.hankel_norm import SIMPLE_GAP
 from mccc_theory.reduction.singular_perturbation import _textbook
 from mccc_theory.systems import ModalSystem
-from mccc_theory.testing.strategies import dense_systems, modal_systems
+from mccc_theory.testing.oracles import mp_golden_max, mp_modal_sigma_max
+from mccc_theory.testing.strategies import dense_systems, modal_systems, split_peak_pairs
 
 from .registry import theorem
 
@@ -383,56 +384,6 @@ def _optimal_monotone(example):
     return worst
 
 
-def _close_slow_pair(draw_seed):
-    """Two slow modes ``delta`` apart (``delta`` ~ their decay): the peak lies between the poles,
-    off every pole angle and grid point, where only the level set finds it to 1e-8."""
-    rng = np.random.default_rng(draw_seed)
-    d = 10.0 ** rng.uniform(-10, -7)
-    theta = rng.uniform(0.2, 3.0)
-    s = np.array([-d + 1j * theta, -d * rng.uniform(0.5, 2) + 1j * (theta + d * rng.uniform(1, 3))])
-    B = rng.standard_normal((2, 1)) + 1j * rng.standard_normal((2, 1))
-    C = rng.standard_normal((1, 2)) + 1j * rng.standard_normal((1, 2))
-    return ModalSystem(s, B, C, rng.standard_normal((1, 1)))
-
-
-def _mp_sigma(system, w, mpmath):
-    """``sigma_max(G(e^{i w}))`` in the working precision, from the log-eigenvalues ``s``."""
-    z = mpmath.exp(mpmath.mpc(0, -w))
-    q, p = system.C.shape[0], system.B.shape[1]
-    G = mpmath.matrix(q, p)
-    for i in range(system.m):
-        si = mpmath.mpc(system.s[i].real, system.s[i].imag)
-        f = 1 / (1 - mpmath.exp(si) * z)
-        for a in range(q):
-            for b in range(p):
-                G[a, b] += mpmath.mpc(system.C[a, i]) * mpmath.mpc(system.B[i, b]) * f
-    D = system.D_or_zero
-    for a in range(q):
-        for b in range(p):
-            G[a, b] += mpmath.mpc(D[a, b])
-    if q == 1 or p == 1:
-        return mpmath.sqrt(sum(abs(G[a, b]) ** 2 for a in range(q) for b in range(p)))
-    return max(mpmath.svd_c(G, compute_uv=False))
-
-
-def _mp_peak(system, center, half, mpmath):
-    """Golden-section maximum of ``sigma_max`` on ``[center - half, center + half]``."""
-    g = (mpmath.sqrt(5) - 1) / 2
-    lo, hi = mpmath.mpf(center) - half, mpmath.mpf(center) + half
-    a, b = hi - g * (hi - lo), lo + g * (hi - lo)
-    fa, fb = _mp_sigma(system, a, mpmath), _mp_sigma(system, b, mpmath)
-    for _ in range(110):  # 0.618^110 ~ 1e-23 of the window: the value to (1e-23 * 20)^2
-        if fa < fb:
-            lo, a, fa = a, b, fb
-            b = lo + g * (hi - lo)
-            fb = _mp_sigma(system, b, mpmath)
-        else:
-            hi, b, fb = b, a, fa
-            a = hi - g * (hi - lo)
-            fa = _mp_sigma(system, a, mpmath)
-    return max(fa, fb)
-
-
 @theorem(
     id="norms.hinf_bracket_contains_sweep",
     statement="The certified H-infinity bracket (rtol = 1e-8) contains the norm: upper is at "
@@ -446,7 +397,7 @@ def _mp_peak(system, center, half, mpmath):
     reference="THEORY §3 (norms); Boyd, Balakrishnan & Kabamba 1989; Bruinsma & Steinbuch 1990; "
               "issue 12 defect 2",
     strategy=lambda: st.one_of(modal_systems(m=(1, 6), with_feedthrough=True),
-                               st.integers(0, 2**32 - 1).map(_close_slow_pair)),
+                               split_peak_pairs()),
     group="reduction", requires=("mpmath",), max_examples=25)
 def _hinf_bracket(system):
     import mpmath
@@ -455,13 +406,15 @@ def _hinf_bracket(system):
     with mpmath.workdps(30):
         # sweep, directly from s (the closed form of the code under test is not used)
         w = np.linspace(-np.pi, np.pi, 129)
-        vals = [_mp_sigma(system, wi, mpmath) for wi in w]
+        vals = [mp_modal_sigma_max(system, wi) for wi in w]
         best = max(vals)
         d = -np.expm1(system.s.real)
         centers = [(float(t), float(min(20 * di, 0.1))) for t, di in zip(system.s.imag, d, strict=True)]
         centers.append((br.frequency, float(min(20 * d.min(), 0.1))))
         for c, half in centers:
-            best = max(best, _mp_peak(system, c, half, mpmath))
+            # 0.618^110 ~ 1e-23 of the window: the value to (1e-23 * 20)^2
+            best = max(best, mp_golden_max(lambda w: mp_modal_sigma_max(system, w),
+                                           c - half, c + half, 110))
         ref = float(best)
     # ref is an attained value computed to ~1e-28 relative: upper >= ref and lower <= ref are
     # exact claims up to that rounding

@@ -12,6 +12,7 @@ import pytest
 
 from mccc_theory import StateSpace, UnstableError
 from mccc_theory.norms import hinf_error, hinf_norm
+from mccc_theory.testing.oracles import mp_golden_max
 
 EPS = np.finfo(float).eps
 THETA = 0.7
@@ -43,20 +44,8 @@ def mp_hinf(system, center, halfwidth, dps=50):
             X = mpmath.lu_solve(eye - mpmath.exp(mpmath.mpc(0, -w)) * A, B)
             return abs((C * X)[0, 0] + D)
 
-        lo, hi = mpmath.mpf(center) - halfwidth, mpmath.mpf(center) + halfwidth
-        g = (mpmath.sqrt(5) - 1) / 2
-        a, b = hi - g * (hi - lo), lo + g * (hi - lo)
-        fa, fb = mag(a), mag(b)
-        for _ in range(240):  # 0.618^240 ~ 1e-50 of the window
-            if fa < fb:
-                lo, a, fa = a, b, fb
-                b = lo + g * (hi - lo)
-                fb = mag(b)
-            else:
-                hi, b, fb = b, a, fa
-                a = hi - g * (hi - lo)
-                fa = mag(a)
-        return float(max(fa, fb))
+        # 0.618^240 ~ 1e-50 of the window
+        return float(mp_golden_max(mag, center - halfwidth, center + halfwidth, 240))
 
 
 @pytest.mark.parametrize("decay", [1e-3, 1e-5, 1e-6, 1e-7, 1e-8, 1e-10])

@@ -11,7 +11,21 @@ from mccc_theory.testing.strategies import (
     input_sequences,
     log_eigenvalues,
     modal_systems,
+    split_peak_pairs,
 )
+
+
+@given(split_peak_pairs())
+def test_split_peak_pairs_overlap(system):
+    # two slow SISO modes with feedthrough, angles 1 to 3 decays apart: overlapping resonances
+    assert system.m == 2 and system.n_inputs == 1 and system.n_outputs == 1
+    assert system.D is not None
+    d = -system.s.real
+    assert 1e-10 <= d[0] <= 1e-7 and 0.5 * d[0] <= d[1] <= 2 * d[0]
+    gap = system.s.imag[1] - system.s.imag[0]
+    # the second angle theta + d u is rounded to eps |theta| <= 7e-16, relative to d >= 1e-10
+    # at most 7e-6: 1e-5 of the gap covers it
+    assert d[0] * (1 - 1e-5) <= gap <= 3 * d[0] * (1 + 1e-5) and 0.2 <= system.s.imag[0] <= 3.0
 
 
 @given(modal_systems(m=(1, 5), n_inputs=2, n_outputs=(1, 3)))

@@ -45,22 +45,20 @@ def _exponents(N, mask, device):
 
 
 def _power(e, rate, theta):
-    """lambda^e planes (float64) for exponents e (..., 1) against modes (m,); 1 where e = 0."""
-    mag = torch.where(e == 0, torch.ones((), dtype=e.dtype, device=e.device),
-                      torch.exp(-e * rate))
+    """lambda^e planes (float64) for exponents e against modes, broadcast ((..., 1) against
+    (m,), or (1, k) against (m, 1)); 1 where e = 0, also for lambda = 0 (rate = inf). Built in
+    place: two fresh planes, no other temporaries of their size."""
+    mag = (e * rate).neg_().exp_()
+    mag.masked_fill_(e == 0, 1.0)
     ang = e * theta
-    return mag * torch.cos(ang), mag * torch.sin(ang)
+    return torch.cos(ang).mul_(mag), ang.sin_().mul_(mag)
 
 
 def _gain_powers(e, rate, theta, br, bi):
     """``[Re; Im](b * lambda^e)`` stacked, (2m, k) float64, for exponents e (1, k) against modes
-    and gains (m, 1): the planes of :func:`_power` times the gain, built in place."""
+    and gains (m, 1): the planes of :func:`_power` times the gain, written in the GEMM's layout."""
     m = rate.shape[0]
-    mag = (rate * e).neg_().exp_()
-    mag.masked_fill_(e == 0, 1.0)  # lambda^0 = 1, also for lambda = 0 (rate = inf)
-    ang = theta * e
-    L_re = torch.cos(ang).mul_(mag)
-    L_im = ang.sin_().mul_(mag)
+    L_re, L_im = _power(e, rate, theta)
     P = torch.empty((2 * m, e.shape[1]), dtype=torch.float64, device=e.device)
     torch.mul(L_re, br, out=P[:m]).addcmul_(L_im, bi, value=-1.0)
     torch.mul(L_im, br, out=P[m:]).addcmul_(L_re, bi)

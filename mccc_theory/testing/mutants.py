@@ -68,7 +68,7 @@ CORE_MUTANTS = (
        "gramians", [("flat[j * m + i] = near.conj()", "flat[j * m + i] = near")],
        ["gramian.matches_mpmath", "gramian.stein_residual", "gramian.positive_semidefinite"]),
     _m("gramians.kernel_sign", "infinite-horizon kernel 1/(lambda_i conj lambda_j - 1), sign lost",
-       "gramians", [("W /= _outer_minus_one(s, 1, negate=True)", "W /= _outer_minus_one(s, 1)")],
+       "gramians", [("W /= _one_minus_outer(s, 1)", "W /= -_one_minus_outer(s, 1)")],
        ["gramian.stein_residual", "gramian.positive_semidefinite"]),
     _m("gramians.no_near_recompute", "entries near 1 are never recomputed from log-eigenvalues",
        "gramians", [("np.abs(out) < 0.5)", "np.abs(out) < 0.0)")],

@@ -38,7 +38,8 @@ from hypothesis import strategies as st
 from ..errors import MethodError, OrderError
 from ..systems import ModalSystem
 
-__all__ = ["REGIMES", "log_eigenvalues", "modal_systems", "dense_systems", "input_sequences"]
+__all__ = ["REGIMES", "log_eigenvalues", "modal_systems", "dense_systems", "split_peak_pairs",
+           "input_sequences"]
 
 REGIMES = ("random", "fast", "slow", "clustered", "near_plus_one", "near_minus_one", "mixed",
            "conjugate_pairs", "repeated", "nonminimal")
@@ -212,6 +213,26 @@ def dense_systems(draw, *, m=(1, 8), n_inputs=(1, 3), n_outputs=(1, 3), regime=N
     T = unitary() @ np.diag(d) @ unitary().conj().T
     dense = base.transform(T)
     return (dense, modal) if return_modal else dense
+
+
+@st.composite
+def split_peak_pairs(draw):
+    """Strategy for two-mode SISO :class:`~mccc_theory.systems.ModalSystem` instances whose
+    H-infinity peak lies between their pole angles.
+
+    Both modes are slow, ``1 - |lambda| ~ d`` with ``d`` log-uniform in [1e-10, 1e-7] (the second
+    mode's decay ``d`` times a factor in [0.5, 2]), and their angles are ``d`` to ``3 d`` apart
+    (the first in [0.2, 3]): the two resonances overlap, so the peak sits off every pole angle
+    and grid point, where a bound that trusted a frequency grid would miss it. Entries of ``B``,
+    ``C`` complex normal, ``D`` real normal, from a generator seeded by a drawn integer.
+    """
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    d = 10.0 ** rng.uniform(-10, -7)
+    theta = rng.uniform(0.2, 3.0)
+    s = np.array([-d + 1j * theta, -d * rng.uniform(0.5, 2) + 1j * (theta + d * rng.uniform(1, 3))])
+    B = rng.standard_normal((2, 1)) + 1j * rng.standard_normal((2, 1))
+    C = rng.standard_normal((1, 2)) + 1j * rng.standard_normal((1, 2))
+    return ModalSystem(s, B, C, rng.standard_normal((1, 1)))
 
 
 @st.composite
