@@ -229,7 +229,6 @@ def test_errors_are_project_errors():
     assert issubclass(SchedulerError, MCCCError) and issubclass(SchedulerError, OSError)
 
 
-
 def _timeless(result):
     """A training result without its wall times (the run's and every evaluation's)."""
     out = {k: v for k, v in result.items() if k != "seconds"}

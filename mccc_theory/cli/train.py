@@ -203,9 +203,10 @@ def _prune(args, out) -> list[dict]:
 
 def run(args) -> int:
     from ..errors import MethodError, OrderError
+    from ..validation import check_positive_int
 
-    if args.workers is not None and args.workers < 1:
-        raise OrderError(f"--workers: expected an integer >= 1, found {args.workers}")
+    if args.workers is not None:
+        check_positive_int(args.workers, "--workers")
     if (args.workers is not None or args.scheduler is not None) and \
             (not args.sweep or args.from_json):
         # a single run is one job, and --from trains nothing: a cluster would only be ignored
