@@ -72,8 +72,12 @@ def cluster(plugin_dir):
             os.environ["PYTHONPATH"] = old
 
 
-def _strip(results):
-    return [{k: v for k, v in r.items() if k != "seconds"} for r in results]
+def _drawn(results):
+    """What a sweep's results must share whatever ran them: ids, shards, seeds, example counts,
+    verdicts and counterexamples (not wall times, not rounding-level slacks)."""
+    keep = ("id", "examples", "status", "counterexample", "seed", "shard", "shards",
+            "shard_examples", "reproduce", "unavailable", "error")
+    return [{k: r[k] for k in keep} for r in results]
 
 
 def test_theorem_shards_match_serial(cluster):
@@ -87,11 +91,12 @@ def test_theorem_shards_match_serial(cluster):
     serial = merge(run_ordered(SerialExecutor(), run_shard, [(j,) for j in jobs]))
     dask = merge(run_ordered(cluster, run_shard, [(j,) for j in jobs]))
     # Hypothesis draws from each shard's own seed: the same examples in any process. The slack
-    # of a rounding-level check (a Stein residual / its allowance) may differ in a process with
-    # another import history (other code paths in BLAS/LAPACK), so the slacks are compared
-    # exactly only through the command line (fresh processes alike), below.
-    keep = ("id", "examples", "status", "counterexample", "seed", "shard", "reproduce")
-    assert [{k: r[k] for k in keep} for r in dask] == [{k: r[k] for k in keep} for r in serial]
+    # of a rounding-level check (a Stein residual / its allowance) is not a function of the
+    # example alone: it depends on the process's allocation history through BLAS/LAPACK code
+    # paths (the same 8 examples of gramian.stein_residual's shard 2 gave slack 0.97911 in one
+    # fresh process and 0.98259 in another that had only imported an inert module more), so
+    # what must agree is everything but those last-bits values.
+    assert _drawn(dask) == _drawn(serial)
     by_id = {r["id"]: r for r in dask}
     assert by_id["gramian.stein_residual"]["status"] == "holds"
     assert by_id["gramian.stein_residual"]["examples"] == 42  # 3 shards x ceil(40 / 3)
@@ -115,7 +120,8 @@ def test_prove_cli_on_two_workers_equals_serial(tmp_path):
         out = tmp_path / f"{name}.json"
         subprocess.run(base + extra + ["--json", str(out)], check=True, capture_output=True)
         runs[name] = json.loads(out.read_text())["results"]
-    assert _strip(runs["dask"]) == _strip(runs["serial"])  # bit for bit, slacks included
+    # the same shards, examples and verdicts (slacks: see test_theorem_shards_match_serial)
+    assert _drawn(runs["dask"]) == _drawn(runs["serial"])
     assert all(r["status"] == "holds" and r["shards"] == 3 for r in runs["serial"])
 
 

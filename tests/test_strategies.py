@@ -11,8 +11,27 @@ from mccc_theory.testing.strategies import (
     input_sequences,
     log_eigenvalues,
     modal_systems,
+    paired_hsv_systems,
     split_peak_pairs,
 )
+
+
+@given(paired_hsv_systems(m=(1, 4)))
+def test_paired_hsv_systems_have_close_pairs(system):
+    from mccc_theory import hankel_singular_values
+
+    m = system.m // 2
+    assert system.m == 2 * m and system.n_inputs == 2 and system.n_outputs == 2
+    # delta recovered as (k b / b)^2 - 1: k b and the ratio are rounded, 4 eps absolute
+    delta = ((system.B[m, 1] / system.B[0, 0]) ** 2 - 1).real
+    tol = 4 * np.finfo(float).eps
+    assert abs(delta) <= tol or 1e-8 - tol <= delta <= 5e-2 + tol
+    one = hankel_singular_values(ModalSystem(system.s[:m], system.B[:m, :1], system.C[:1, :m]))
+    both = hankel_singular_values(system)
+    want = np.sort(np.r_[one.values, (1 + delta) * one.values])[::-1]
+    # HSVs are accurate to about n eps sigma_1 absolute (n = 2m <= 8 modes; closed-form modal
+    # Gramians, entrywise a few ulps): 1e-12 sigma_1 is over 500 n eps sigma_1
+    assert np.allclose(both.values, want, rtol=0, atol=1e-12 * want[0])
 
 
 @given(split_peak_pairs())

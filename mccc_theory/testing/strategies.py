@@ -39,7 +39,7 @@ from ..errors import MethodError, OrderError
 from ..systems import ModalSystem
 
 __all__ = ["REGIMES", "log_eigenvalues", "modal_systems", "dense_systems", "split_peak_pairs",
-           "input_sequences"]
+           "paired_hsv_systems", "input_sequences"]
 
 REGIMES = ("random", "fast", "slow", "clustered", "near_plus_one", "near_minus_one", "mixed",
            "conjugate_pairs", "repeated", "nonminimal")
@@ -233,6 +233,36 @@ def split_peak_pairs(draw):
     B = rng.standard_normal((2, 1)) + 1j * rng.standard_normal((2, 1))
     C = rng.standard_normal((1, 2)) + 1j * rng.standard_normal((1, 2))
     return ModalSystem(s, B, C, rng.standard_normal((1, 1)))
+
+
+@st.composite
+def paired_hsv_systems(draw, *, m=(1, 4), with_feedthrough: bool = False):
+    """Strategy for ModalSystems whose Hankel singular values come in close pairs.
+
+    The direct sum ``G (+) (1 + delta) G`` of a drawn SISO system ``G`` (regime ``random``, so
+    ``1 - |lambda| >= 1e-3``) with itself scaled: ``s`` twice, ``B = blkdiag(b, k b)``, ``C =
+    blkdiag(c, k c)`` with ``k = sqrt(1 + delta)``, two inputs and two outputs. The Gramians are
+    block diagonal, so the HSVs are those of ``G`` and ``(1 + delta)`` times them: every value has
+    a partner ``delta`` away, relative. ``delta`` is 0 (exactly repeated values) or log-uniform
+    in [1e-8, 5e-2] (distinct, but closer than any loose grouping tolerance would allow).
+
+    Parameters
+    ----------
+    m : int or (min, max)
+        Modes of ``G`` (the system has ``2 m``).
+    with_feedthrough : bool
+        Draw ``D = blkdiag(d, (1 + delta) d)`` as well.
+    """
+    g = draw(modal_systems(m=m, n_inputs=1, n_outputs=1, regime="random",
+                           with_feedthrough=with_feedthrough))
+    delta = draw(st.one_of(st.just(0.0), st.floats(-8.0, np.log10(5e-2)).map(lambda e: 10.0**e)))
+    k = np.sqrt(1.0 + delta)
+    zb, zc = np.zeros_like(g.B), np.zeros_like(g.C)
+    B = np.block([[g.B, zb], [zb, k * g.B]])
+    C = np.block([[g.C, zc], [zc, k * g.C]])
+    D = None if g.D is None else np.block([[g.D, np.zeros_like(g.D)],
+                                           [np.zeros_like(g.D), (1.0 + delta) * g.D]])
+    return ModalSystem(np.concatenate([g.s, g.s]), B, C, D)
 
 
 @st.composite
