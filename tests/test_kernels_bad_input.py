@@ -254,6 +254,35 @@ def test_value_checks_switch_off_and_do_no_host_work(monkeypatch):
             pass
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64,
+                                   torch.complex64])
+def test_fast_finite_test_equals_isfinite_all(dtype, monkeypatch):
+    """The one-sum test decides exactly what ``isfinite(x).all()`` decides, including finite
+    entries whose sum overflows (+max twice, or max and -max making no NaN), NaN next to inf,
+    inf - inf (a NaN sum from two infinities), and a single bad entry anywhere."""
+    from mccc_kernels._common import torch_all_finite
+    big = torch.finfo(dtype).max if dtype.is_floating_point else torch.finfo(torch.float32).max
+    g = torch.Generator().manual_seed(3)
+    cases = [torch.randn(64, generator=g).to(dtype), torch.full((8,), big, dtype=dtype),
+             torch.tensor([big, -big, big], dtype=dtype)]
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        for i in (0, 37, 63):
+            x = torch.randn(64, generator=g).to(dtype)
+            x[i] = bad
+            cases.append(x)
+    cases.append(torch.tensor([float("inf"), float("-inf"), 1.0], dtype=dtype))
+    cases.append(torch.tensor([float("nan"), float("inf")], dtype=dtype))
+    for x in cases:
+        assert torch_all_finite(x) == bool(torch.isfinite(x).all()), x
+    # ordinary values decide with the one sum, also in half precision (10 x 6e4 overflows a
+    # float16 sum): a single isfinite call, on the scalar total
+    calls = []
+    real = torch.isfinite
+    monkeypatch.setattr(torch, "isfinite", lambda t: calls.append(t.numel()) or real(t))
+    assert torch_all_finite(torch.full((10,), 6e4, dtype=dtype))
+    assert calls == [1]
+
+
 def test_environment_switches_the_default_off():
     import os
     import subprocess

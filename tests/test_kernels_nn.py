@@ -182,6 +182,35 @@ def test_padding_packing_streaming_are_exact(kw):
            torch.cat([layer(x[i:i + 1], seqs[i]) for i in range(3)]))
 
 
+@pytest.mark.parametrize("kw", OPTIONS, ids=IDS)
+def test_memory_projection_equals_token_projection(kw):
+    """``encode`` applies W_v to the source's memory when that is cheaper (``projects_memory``);
+    a continued stream (``state=``) projects every token. The two are one linear map: with a
+    zero state both routes must give the same memory, output and gradients."""
+    layer = _layer(3, d_source=4, d_value=7, n_modes=3, **kw)
+    N = 40
+    src = torch.randn(2, N, 4, dtype=F64, requires_grad=True)
+    x = torch.randn(2, 3, 12, dtype=F64)
+    # the rule: memory 12 N (4 + e) + 2*3*4*7 against tokens 28 N + 12 N (7 + e) multiply-adds
+    # (e = 1 with the normaliser): 64 N > 168, the memory route from N = 3
+    assert not layer.projects_memory(2) and layer.projects_memory(3) and layer.projects_memory(N)
+    wide = _layer(3, d_source=9, d_value=2, n_modes=3, **kw)  # d_s >> d_v: project the tokens
+    assert not wide.projects_memory(N)
+    zero = tuple(torch.zeros(2, 3, layer.state_width, dtype=F64) for _ in range(2))
+    grads = []
+    for state in (None, zero):
+        layer.zero_grad(set_to_none=True)
+        src.grad = None
+        H = layer.encode(src, state)
+        y = layer.decode(x, H)
+        (y.square().sum() + sum((h * torch.cos(h)).sum() for h in H)).backward()
+        grads.append([t.detach().clone() for t in (*H, y, src.grad)] +
+                     [p.grad.clone() for p in layer.parameters() if p.grad is not None])
+    assert len(grads[0]) == len(grads[1]) > 5
+    for a, b in zip(*grads, strict=True):
+        _close(a, b, scale=float(b.abs().max()))
+
+
 def test_zero_left_padding_stays_exact_without_a_mask():
     layer = _layer(2)  # zero inputs before the first token leave the zero state unchanged
     src = torch.randn(2, 11, 5, dtype=F64)
@@ -382,9 +411,24 @@ def _bad_calls():
     nan_src[1, 4, 2] = float("nan")
     inf_x[0, 1, 0] = float("inf")
     st = L.encode(src)
+    K = MCCCCrossConditioning(8, n_modes=4, d_source=5, write="key")
+    nan_keys = src.clone()
+    nan_keys[0, 8, 1] = float("nan")
+    pad = torch.zeros(2, 9, dtype=torch.bool)
+    pad[1, 4] = True  # nan_src's NaN sits at a padded position: zero weight, still refused
+    big = MCCCCrossConditioning(8, n_modes=4, d_source=5, d_value=3)
+    with torch.no_grad():
+        big.value.weight.fill_(1.0)
     return [
         (lambda: L(x, nan_src), NonFiniteError, r"source: expected finite values, found nan at "
                                                 r"index \(1, 4, 2\)"),
+        (lambda: L(x, nan_src, key_padding_mask=pad), NonFiniteError,
+         r"source: expected finite values, found nan at index \(1, 4, 2\)"),
+        (lambda: K(x, src, keys=nan_keys), NonFiniteError,
+         r"keys: expected finite values, found nan at index \(0, 8, 1\)"),
+        # finite, but the value projection (five ones per row) of 3e38 leaves float32's range
+        (lambda: big(x, torch.full((2, 9, 5), 3e38)), NonFiniteError,
+         r"source: the memory overflowed torch.float32 \(finite source, largest \|entry\| 3e\+38"),
         (lambda: L(inf_x, src), NonFiniteError, r"x: expected finite values, found inf"),
         (lambda: L(x, src.long()), DTypeError, r"source: expected a floating dtype"),
         (lambda: L(x, src.double()), DTypeError, r"source: expected at most the layer's precision"),

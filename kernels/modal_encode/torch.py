@@ -114,7 +114,7 @@ class ModalEncodeFunction(torch.autograd.Function):
         K = min(K, SHARED_BLOCK)
         br, bi = b_re.double()[:, None], b_im.double()[:, None]
         rate, th = rate[:, None], th[:, None]
-        S = torch.zeros((2 * m, batch, d_v), dtype=acc, device=v.device)
+        S = torch.empty((2 * m, batch, d_v), dtype=acc, device=v.device)  # the first block sets it
         flat = S.view(2 * m, batch * d_v)
         buf = torch.empty((min(K, N), batch, d_v), dtype=acc, device=v.device)
         for t0 in range(0, N, K):
@@ -122,7 +122,7 @@ class ModalEncodeFunction(torch.autograd.Function):
             P = _gain_powers(e[:, t0:t1], rate, th, br, bi)
             vc = buf[:t1 - t0]
             vc.copy_(v[:, t0:t1].transpose(0, 1))  # transpose and widen in one pass
-            flat.addmm_(P.to(acc), vc.view(t1 - t0, batch * d_v))
+            flat.addmm_(P.to(acc), vc.view(t1 - t0, batch * d_v), beta=1.0 if t0 else 0.0)
         return S[:m].transpose(0, 1), S[m:].transpose(0, 1)
 
     @staticmethod
