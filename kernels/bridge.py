@@ -22,7 +22,6 @@ side of the lag map, so their norm multiplies the bound and worst-case inputs ar
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,7 +42,8 @@ from mccc_theory.validation import as_array, check_choice, check_finite, check_p
 from .modal_readout.torch import modal_readout
 
 __all__ = ["LayerMemory", "ReductionCertificate", "ReadOnceLayer", "REDUCTIONS", "to_memory",
-           "from_memory", "from_fit", "params_from_memory", "reduce_layer", "layer_hsv",
+           "from_memory", "from_fit", "params_from_memory", "options_from_memory", "reduce_layer",
+           "layer_hsv",
            "worst_case_source"]
 
 REDUCTIONS = ("bt", "spa", "read_once", "modal")
@@ -208,19 +208,14 @@ def from_memory(layer_memory: LayerMemory, *, dtype=None, backend: str = "auto")
     """A torch ``MCCCCrossConditioning`` realising ``layer_memory`` (the inverse of :func:`to_memory`).
 
     ``dtype`` defaults to float64 (the theory object's precision); ``backend`` is the layer's
-    dispatch rule. Raises :class:`MethodError` for ``normalize=True`` on a layer class without
-    the normaliser option, :class:`OrderError` for a mode with ``lambda = 0``.
+    dispatch rule; the memory's ``normalize`` becomes the layer's. Raises :class:`OrderError`
+    for a mode with ``lambda = 0``.
     """
     from .nn import MCCCCrossConditioning
 
     p = _memory_params(layer_memory)
     mem = layer_memory.memory
-    kw = {"mix": mem.readout_kind, "backend": backend}
-    if mem.normalize:
-        if "normalize" not in inspect.signature(MCCCCrossConditioning).parameters:
-            raise MethodError("layer_memory: normalize=True needs MCCCCrossConditioning(normalize="
-                              "True), which this version of the layer does not have")
-        kw["normalize"] = True
+    kw = {"mix": mem.readout_kind, "backend": backend, "normalize": bool(mem.normalize)}
     d_v, d_s = layer_memory.W_v.shape
     layer = MCCCCrossConditioning(layer_memory.d_model, mem.m, d_s, d_v, **kw)
     d_out = layer_memory.W_o.shape[0]
@@ -241,14 +236,24 @@ def from_memory(layer_memory: LayerMemory, *, dtype=None, backend: str = "auto")
 
 
 def params_from_memory(layer_memory: LayerMemory, dtype=None) -> dict:
-    """The JAX parameter dict (:mod:`mccc_kernels.jax_nn` names) realising ``layer_memory``."""
+    """The JAX parameter dict (:mod:`mccc_kernels.jax_nn` names) realising ``layer_memory``.
+
+    Arrays only: the JAX layer takes its choices as keywords, :func:`options_from_memory`
+    (``jax_nn.mccc_cross_conditioning(params, x, u, **options_from_memory(lm))``).
+    """
     import jax.numpy as jnp
 
-    p = _memory_params(layer_memory)
-    if layer_memory.memory.normalize:
-        raise MethodError("layer_memory: normalize=True has no JAX parameter; the JAX layer of "
-                          "this version has no normaliser option")
-    return {k: jnp.asarray(v, dtype=dtype) for k, v in p.items()}
+    return {k: jnp.asarray(v, dtype=dtype) for k, v in _memory_params(layer_memory).items()}
+
+
+def options_from_memory(layer_memory: LayerMemory) -> dict:
+    """The JAX layer's keyword choices realising ``layer_memory``: ``{"normalize": ...,
+    "feature_map": "identity"}`` (the keys of :func:`mccc_kernels.jax_nn.options_from_torch`;
+    a LayerMemory writes through its gains, so the feature map is never used)."""
+    if not isinstance(layer_memory, LayerMemory):
+        raise ShapeError(f"layer_memory: expected a LayerMemory, found "
+                         f"{type(layer_memory).__name__}")
+    return {"normalize": bool(layer_memory.memory.normalize), "feature_map": "identity"}
 
 
 def from_fit(fit, *, d_value: int = 1, normalize: bool = False, dtype=None, backend="auto"):

@@ -14,6 +14,7 @@ from mccc_kernels import jax_nn
 from mccc_kernels.bridge import (
     LayerMemory,
     from_fit,
+    options_from_memory,
     params_from_memory,
     reduce_layer,
     to_memory,
@@ -54,6 +55,31 @@ def test_to_memory_reproduces_the_layer_and_round_trips(mix):
     lm2 = to_memory(p)
     assert np.array_equal(lm2.memory.W_c, lm.memory.W_c) and np.array_equal(lm2.memory.s,
                                                                              lm.memory.s)
+
+
+@pytest.mark.parametrize("mix", ["linear", "softmax"])
+def test_normalised_memory_round_trips_through_torch_and_jax(mix):
+    """normalize=True travels as the JAX layer's keyword (options_from_memory), not a parameter."""
+    torch.manual_seed(2)
+    layer = MCCCCrossConditioning(12, n_modes=6, d_source=6, d_value=5, mix=mix,
+                                  normalize=True).double()
+    lm = layer.to_memory()
+    assert lm.memory.normalize
+    x, u = torch.randn(4, 12, dtype=torch.float64), torch.randn(23, 6, dtype=torch.float64)
+    y = layer(x[None], u[None])[0].detach().numpy()
+    assert np.abs(lm.output(x.numpy(), u.numpy()) - y).max() <= 1e-10 * np.abs(y).max()
+    back = MCCCCrossConditioning.from_memory(lm)
+    assert back.normalize and torch.equal(back(x[None], u[None]), layer(x[None], u[None]))
+    p, opts = params_from_memory(lm), options_from_memory(lm)
+    assert opts == {"normalize": True, "feature_map": "identity"}
+    yj = np.asarray(jax_nn.mccc_cross_conditioning(p, x.numpy()[None], u.numpy()[None], **opts))
+    assert np.abs(yj[0] - y).max() <= 1e-10 * np.abs(y).max()
+    # without the keyword the JAX layer is the unnormalised one: the option is not decorative
+    plain = np.asarray(jax_nn.mccc_cross_conditioning(p, x.numpy()[None], u.numpy()[None]))
+    assert np.abs(plain[0] - y).max() > 1e-3 * np.abs(y).max()
+    assert to_memory({**p, "normalize": True}).memory.normalize
+    with pytest.raises(ShapeError, match=r"layer_memory: expected a LayerMemory, found dict"):
+        options_from_memory(p)
 
 
 def test_from_fit_reproduces_the_fitted_weights():
