@@ -30,6 +30,7 @@ import os
 import numpy as np
 
 from mccc_theory.errors import (
+    BackendUnavailableError,
     DTypeError,
     EmptyInputError,
     MethodError,
@@ -42,8 +43,22 @@ __all__ = [
     "NonContiguousError", "Spec", "check_planes", "resolve_dtype", "check_params",
     "unit_roundoff", "to_float64", "INPUT_DTYPES", "PARAM_DTYPES", "checks", "checks_enabled",
     "check_values", "check_cu_seqlens", "check_packing_and_h0", "check_modes", "packed_layout",
-    "scan_packed",
+    "scan_packed", "torch_all_finite", "missing_extra", "WRITES", "FEATURE_MAPS",
 ]
+
+#: the options of both layer twins (:mod:`mccc_kernels.nn`, :mod:`mccc_kernels.jax_nn`): how a
+#: token is written into the modes, and the feature maps ``phi`` of ``write="key"`` (names as in
+#: :mod:`mccc_theory.recall.features`)
+WRITES = ("gain", "key")
+FEATURE_MAPS = ("identity", "elu+1")
+
+
+def missing_extra(module: str, needs: str, extra: str, hint: str = "") -> BackendUnavailableError:
+    """The error for a module whose optional dependency is not installed, saying which extra
+    installs it (raise it ``from`` the ModuleNotFoundError)."""
+    return BackendUnavailableError(f"{module} needs {needs}, which is not installed: pip install "
+                                   f"'mccc-theory[{extra}]'{hint}")
+
 
 def _env_default(value: str) -> bool:
     """``MCCC_KERNEL_CHECKS``: 0/false/off/no switch the value checks off by default."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 
 from mccc_theory.errors import (
-    BackendUnavailableError,
     DTypeError,
     EmptyInputError,
     MethodError,
@@ -31,22 +30,21 @@ from mccc_theory.errors import (
 )
 from mccc_theory.validation import check_choice, check_positive_int
 
+from ._common import missing_extra
+
 try:
     import jax
     import jax.numpy as jnp
 except ModuleNotFoundError as exc:  # an optional extra: say which one
-    raise BackendUnavailableError("mccc_kernels.jax_nn needs JAX, which is not installed: "
-                                  "pip install 'mccc-theory[jax]'") from exc
+    raise missing_extra("mccc_kernels.jax_nn", "JAX", "jax") from exc
 
-from ._common import check_values, checks, checks_enabled
+from ._common import FEATURE_MAPS, WRITES, check_values, checks, checks_enabled
 from .modal_encode.jax import modal_encode
 from .modal_readout.jax import modal_readout
 
 __all__ = ["init_params", "params_from_torch", "options_from_torch", "encode", "decode",
            "mccc_cross_conditioning"]
 
-WRITES = ("gain", "key")
-FEATURE_MAPS = ("identity", "elu+1")
 
 
 def init_params(key, d_model: int, n_modes: int = 64, d_source: int | None = None,

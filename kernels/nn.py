@@ -76,14 +76,17 @@ from mccc_theory.errors import (
 )
 from mccc_theory.validation import check_choice, check_positive_int
 
+from ._common import missing_extra
+
 try:
     import torch
     from torch import nn
 except ModuleNotFoundError as exc:  # an optional extra: say which one
-    raise BackendUnavailableError("mccc_kernels.nn needs PyTorch, which is not installed: "
-                                  "pip install 'mccc-theory[torch]' (CPU build: pip install "
-                                  "torch --index-url https://download.pytorch.org/whl/cpu)") from exc
+    raise missing_extra("mccc_kernels.nn", "PyTorch", "torch", " (CPU build: pip install torch "
+                        "--index-url https://download.pytorch.org/whl/cpu)") from exc
 from ._common import (
+    FEATURE_MAPS,
+    WRITES,
     check_cu_seqlens,
     check_params,
     check_values,
@@ -95,11 +98,6 @@ from .modal_encode.torch import modal_encode
 from .modal_readout.torch import modal_readout
 
 __all__ = ["MCCCCrossConditioning", "MCCCDecoder", "MCCCMultiheadAdapter", "WRITES", "FEATURE_MAPS"]
-
-#: how a token is written into the modes (see the module docstring)
-WRITES = ("gain", "key")
-#: feature maps ``phi`` of ``write="key"`` (names as in :mod:`mccc_theory.recall.features`)
-FEATURE_MAPS = ("identity", "elu+1")
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 

@@ -72,8 +72,12 @@ def test_theorems_needing_missing_extras_are_unavailable(clean_install):
 @pytest.mark.slow
 def test_layers_and_certify_without_their_extras(clean_install):
     _, venv = clean_install
-    out = _run([venv / "bin" / "python", "-c", "import mccc_kernels.jax_nn"])
-    assert out.returncode == 1 and "pip install 'mccc-theory[jax]'" in out.stderr, out.stderr
+    for module, extra in (("jax_nn", "jax"), ("nn", "torch")):
+        out = _run([venv / "bin" / "python", "-c", f"import mccc_kernels.{module}"])
+        assert out.returncode == 1, out.stderr
+        assert re.search(rf"BackendUnavailableError: mccc_kernels\.{module} needs \w+, which is "
+                         rf"not installed: pip install 'mccc-theory\[{extra}\]'", out.stderr), \
+            out.stderr
     out = _run([venv / "bin" / "mccc", "certify"])
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert "no kernel backend can run here" in out.stderr
