@@ -76,6 +76,12 @@ def _order(system) -> int:
     return system.m if hasattr(system, "s") else system.n
 
 
+def _rho(system) -> float:
+    """Spectral radius (from the exact ``s`` for a modal system)."""
+    return float(np.max(np.exp(system.s.real))) if hasattr(system, "s") \
+        else system.spectral_radius()
+
+
 def _sv_tau(system, sigma: float, rel: float = EPS) -> float:
     """Allowance for a Gramian-based singular value ``sigma`` of ``system`` (module docstring):
     Gramians off by ``n rel ||W||``."""
@@ -89,7 +95,7 @@ def _error_sv_tau(system, error, sigma: float) -> float:
     dense realization rounds a modal system's eigenvalues (module docstring)."""
     if not hasattr(system, "s"):
         return _sv_tau(error, sigma)
-    rho2 = float(np.max(np.exp(2 * system.s.real)))
+    rho2 = _rho(system) ** 2
     return _sv_tau(error, sigma, EPS * (1 + 4 * rho2 / (1 - rho2)))
 
 
@@ -110,9 +116,7 @@ def _tf_tau(system, hsv: np.ndarray, r: int) -> float:
     """Allowance for transfer-function values of an order-``r`` projection (module docstring)."""
     g = hinf_norm(system, rtol=1e-6).upper
     cond = np.sqrt(hsv[0] / hsv[r - 1]) if r >= 1 else 1.0
-    rho = float(np.max(np.exp(system.s.real))) if hasattr(system, "s") \
-        else system.spectral_radius()
-    return 1e3 * _order(system) * EPS * g * cond / (1 - rho)
+    return 1e3 * _order(system) * EPS * g * cond / (1 - _rho(system))
 
 
 def _resolved(system, hsv: np.ndarray) -> int:
@@ -151,6 +155,13 @@ _with_order = st.tuples(st.one_of(_systems, paired_hsv_systems(m=(1, 4), with_fe
                         st.integers(1, 8), st.sampled_from(["sr", "bfsr"]))
 
 
+def _truncated(example):
+    """``(system, r, bt)``: BT of a ``_with_order`` example at its order made admissible."""
+    system, r, method = example
+    r = _admissible(system, hankel_singular_values(system).significant, r)
+    return system, r, balanced_truncation(system, r, method=method)
+
+
 @theorem(
     id="reduction.bt_bound_chain",
     statement="Balanced truncation: sigma_{r+1} <= ||G - G_r||_H <= ||G - G_r||_inf <= "
@@ -160,9 +171,7 @@ _with_order = st.tuples(st.one_of(_systems, paired_hsv_systems(m=(1, 4), with_fe
     reference="THEORY §3; Al-Saggaf & Franklin, IEEE TAC 32 (1987); Glover 1984",
     strategy=lambda: _with_order, group="reduction")
 def _bt_bound_chain(example):
-    system, r, method = example
-    r = _admissible(system, hankel_singular_values(system).significant, r)
-    bt = balanced_truncation(system, r, method=method)
+    system, r, bt = _truncated(example)
     E = error_system(system, bt.reduced)
     e_hankel = hankel_norm(E)
     e_inf = hinf_error(system, bt.reduced)
@@ -240,14 +249,9 @@ def _spa_bound_chain(example):
     reference="THEORY §3; Pernebo & Silverman, IEEE TAC 27 (1982); Al-Saggaf & Franklin 1987",
     strategy=lambda: _with_order, group="reduction")
 def _bt_stable(example):
-    system, r, method = example
-    r = _admissible(system, hankel_singular_values(system).significant, r)
-    bt = balanced_truncation(system, r, method=method)
-    rho = bt.reduced.spectral_radius()
+    system, _, bt = _truncated(example)
     # Slack 1 - rho as a fraction of the full system's margin 1 - rho(A) (>= ~1e-3 here).
-    rho_full = float(np.max(np.exp(system.s.real))) if hasattr(system, "s") \
-        else system.spectral_radius()
-    return (1 - rho) / (1 - rho_full)
+    return (1 - bt.reduced.spectral_radius()) / (1 - _rho(system))
 
 
 @theorem(
