@@ -7,6 +7,7 @@ from hypothesis import Phase, find, given, settings
 from mccc_theory import MethodError, ModalSystem, OrderError, StateSpace
 from mccc_theory.testing.strategies import (
     REGIMES,
+    branch_cut_pairs,
     dense_systems,
     input_sequences,
     log_eigenvalues,
@@ -18,6 +19,15 @@ from mccc_theory.testing.strategies import (
 
 @given(paired_hsv_systems(m=(1, 4)))
 def test_paired_hsv_systems_have_close_pairs(system):
+    _check_close_pairs(system, repeated=True)
+
+
+@given(paired_hsv_systems(m=(1, 4), repeated=False))
+def test_paired_hsv_systems_without_repeats_have_distinct_pairs(system):
+    _check_close_pairs(system, repeated=False)
+
+
+def _check_close_pairs(system, repeated):
     from mccc_theory import hankel_singular_values
 
     m = system.m // 2
@@ -25,13 +35,41 @@ def test_paired_hsv_systems_have_close_pairs(system):
     # delta recovered as (k b / b)^2 - 1: k b and the ratio are rounded, 4 eps absolute
     delta = ((system.B[m, 1] / system.B[0, 0]) ** 2 - 1).real
     tol = 4 * np.finfo(float).eps
-    assert abs(delta) <= tol or 1e-8 - tol <= delta <= 5e-2 + tol
+    assert (repeated and abs(delta) <= tol) or 1e-8 - tol <= delta <= 5e-2 + tol
     one = hankel_singular_values(ModalSystem(system.s[:m], system.B[:m, :1], system.C[:1, :m]))
     both = hankel_singular_values(system)
     want = np.sort(np.r_[one.values, (1 + delta) * one.values])[::-1]
     # HSVs are accurate to about n eps sigma_1 absolute (n = 2m <= 8 modes; closed-form modal
     # Gramians, entrywise a few ulps): 1e-12 sigma_1 is over 500 n eps sigma_1
     assert np.allclose(both.values, want, rtol=0, atol=1e-12 * want[0])
+
+
+@given(branch_cut_pairs(pairs=(1, 2), n_inputs=2, n_outputs=(1, 3)))
+def test_branch_cut_pairs_resonate_across_the_cut(system):
+    s = system.s
+    assert system.m in (2, 4) and system.n_inputs == 2 and system.B.shape == (system.m, 2)
+    for a, b in zip(s[0::2], s[1::2], strict=True):
+        assert a.imag * b.imag < 0  # one above the cut, one below
+        decays = np.array([-a.real, -b.real])
+        # decay scale d in [1e-12, 1e-4], each mode d times [0.5, 2]
+        assert np.all(decays >= 0.5e-12 * (1 - 1e-9)) and np.all(decays <= 2e-4 * (1 + 1e-9))
+        assert decays.max() <= 4 * decays.min() * (1 + 1e-9)
+        # delta_a + delta_b (minus the wrapped angle difference) is u d, u in [0.1, 3]: in units
+        # of the decays, [0.1 max / 2, 3 min * 2]. pi - |theta| is exact (Sterbenz) but theta
+        # itself is pi - delta rounded, 2.2e-16 absolute per mode: <= 0.5% of gap >= 1e-13.
+        gap = (np.pi - abs(a.imag)) + (np.pi - abs(b.imag))
+        assert 0.05 * decays.max() * 0.99 <= gap <= 6 * decays.min() * 1.01
+        # hence lambda_a conj(lambda_b) within a few decays of 1: the resonance the wrap decides
+        assert abs(1 - np.exp(a + b.conjugate())) <= 8 * decays.max()
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    (dict(pairs=0), r"pairs: expected 1 <= min <= max"),
+    (dict(min_decay=1e-3), r"min_decay: expected a float in \(0, 1e-4\]"),
+])
+def test_branch_cut_pairs_validates_arguments(kwargs, pattern):
+    with pytest.raises(OrderError, match=pattern):
+        _draw_once(branch_cut_pairs(**kwargs))
 
 
 @given(split_peak_pairs())

@@ -38,8 +38,8 @@ from hypothesis import strategies as st
 from ..errors import MethodError, OrderError
 from ..systems import ModalSystem
 
-__all__ = ["REGIMES", "log_eigenvalues", "modal_systems", "dense_systems", "split_peak_pairs",
-           "paired_hsv_systems", "input_sequences"]
+__all__ = ["REGIMES", "log_eigenvalues", "modal_systems", "dense_systems", "branch_cut_pairs",
+           "split_peak_pairs", "paired_hsv_systems", "input_sequences"]
 
 REGIMES = ("random", "fast", "slow", "clustered", "near_plus_one", "near_minus_one", "mixed",
            "conjugate_pairs", "repeated", "nonminimal")
@@ -216,6 +216,48 @@ def dense_systems(draw, *, m=(1, 8), n_inputs=(1, 3), n_outputs=(1, 3), regime=N
 
 
 @st.composite
+def branch_cut_pairs(draw, *, pairs=(1, 2), n_inputs=(1, 3), n_outputs=(1, 3),
+                     min_decay: float = 1e-12):
+    """Strategy for ModalSystems whose modes near ``lambda = -1`` resonate across the branch cut.
+
+    Each pair has angles ``pi - delta_a`` and ``-(pi - delta_b)`` (which one is above the cut is
+    drawn) and decays ``d_a, d_b`` of one scale ``d`` (log-uniform in [``min_decay``, 1e-4], each
+    mode ``d`` times a factor in [0.5, 2]), with ``delta_a + delta_b = u d``, ``u`` log-uniform in
+    [0.1, 3]: ``lambda_a conj(lambda_b)`` lies within a few ``d`` of 1, so the Gramian entry
+    ``M_ab / (1 - lambda_a conj lambda_b)`` is as large as the diagonal ones and its denominator is
+    only as accurate as the wrapped angle difference ``-(delta_a + delta_b)``, whose exact value
+    needs the low part of ``2 pi``: an absolute error of one ulp of pi in it is a relative
+    error of about ``1e-16 / d >= 1e-12`` in the Gramian. The ``near_minus_one`` regime has such
+    pairs only by chance (its angles and decays are drawn independently). ``B``, ``C`` complex
+    normal from a generator seeded by a drawn integer.
+
+    Parameters
+    ----------
+    pairs : int or (min, max)
+        Number of resonant pairs (the system has ``2 * pairs`` modes).
+    n_inputs, n_outputs : int or (min, max)
+    min_decay : float in (0, 1e-4]
+    """
+    k_lo, k_hi = _size_range(pairs, "pairs", 1)
+    p_lo, p_hi = _size_range(n_inputs, "n_inputs", 1)
+    q_lo, q_hi = _size_range(n_outputs, "n_outputs", 1)
+    if not (0 < min_decay <= 1e-4):
+        raise OrderError(f"min_decay: expected a float in (0, 1e-4], found {min_decay!r}")
+    s = []
+    for _ in range(draw(st.integers(k_lo, k_hi))):
+        d = _log_uniform(draw, min_decay, 1e-4)
+        gap = d * _log_uniform(draw, 0.1, 3.0)
+        share = draw(st.floats(0.1, 0.9))
+        side = draw(st.sampled_from([1.0, -1.0]))
+        for delta, sign in ((share * gap, side), ((1 - share) * gap, -side)):
+            s.append(-d * _log_uniform(draw, 0.5, 2.0) + 1j * sign * (np.pi - delta))
+    p, q = draw(st.integers(p_lo, p_hi)), draw(st.integers(q_lo, q_hi))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n = len(s)
+    return ModalSystem(np.asarray(s), _complex_normal(rng, (n, p)), _complex_normal(rng, (q, n)))
+
+
+@st.composite
 def split_peak_pairs(draw):
     """Strategy for two-mode SISO :class:`~mccc_theory.systems.ModalSystem` instances whose
     H-infinity peak lies between their pole angles.
@@ -236,7 +278,7 @@ def split_peak_pairs(draw):
 
 
 @st.composite
-def paired_hsv_systems(draw, *, m=(1, 4), with_feedthrough: bool = False):
+def paired_hsv_systems(draw, *, m=(1, 4), with_feedthrough: bool = False, repeated: bool = True):
     """Strategy for ModalSystems whose Hankel singular values come in close pairs.
 
     The direct sum ``G (+) (1 + delta) G`` of a drawn SISO system ``G`` (regime ``random``, so
@@ -252,10 +294,15 @@ def paired_hsv_systems(draw, *, m=(1, 4), with_feedthrough: bool = False):
         Modes of ``G`` (the system has ``2 m``).
     with_feedthrough : bool
         Draw ``D = blkdiag(d, (1 + delta) d)`` as well.
+    repeated : bool
+        Whether ``delta = 0`` is among the draws. Hypothesis draws that branch of the choice
+        often (it is the simplest), so ``repeated=False`` is the way to get distinct pairs in
+        every example.
     """
     g = draw(modal_systems(m=m, n_inputs=1, n_outputs=1, regime="random",
                            with_feedthrough=with_feedthrough))
-    delta = draw(st.one_of(st.just(0.0), st.floats(-8.0, np.log10(5e-2)).map(lambda e: 10.0**e)))
+    distinct = st.floats(-8.0, np.log10(5e-2)).map(lambda e: 10.0**e)
+    delta = draw(st.one_of(st.just(0.0), distinct) if repeated else distinct)
     k = np.sqrt(1.0 + delta)
     zb, zc = np.zeros_like(g.B), np.zeros_like(g.C)
     B = np.block([[g.B, zb], [zb, k * g.B]])
