@@ -38,7 +38,7 @@ try:
 except ModuleNotFoundError as exc:  # an optional extra: say which one
     raise missing_extra("mccc_kernels.jax_nn", "JAX", "jax") from exc
 
-from ._common import FEATURE_MAPS, WRITES, check_values, checks, checks_enabled
+from ._common import FEATURE_MAPS, WRITES, check_values, checks, checks_enabled, projects_memory
 from .modal_encode.jax import modal_encode
 from .modal_readout.jax import modal_readout
 
@@ -205,7 +205,9 @@ def encode(params, source, state=None, *, normalize: bool = False,
     d_v = params["value_w"].shape[0]
     h0 = (None, None) if state is None else _check_state(state, n_out, m, d_v + int(normalize),
                                                          normalize)
-    v = source @ params["value_w"].T
+    # W_v after the contraction (on the source's memory) or before it (on every token): one rule
+    first = state is None and projects_memory(N, m, d_source, d_v, normalize)
+    v = source if first else source @ params["value_w"].T
     if normalize:
         v = jnp.concatenate([v, jnp.ones(v.shape[:2] + (1,), v.dtype)], -1)
     if key_write:
@@ -215,8 +217,14 @@ def encode(params, source, state=None, *, normalize: bool = False,
     else:
         w_re, w_im = params["b_re"], params["b_im"]
     with checks(False):  # the user's inputs are checked above; parameters are not re-read
-        return modal_encode(v, params["nu"], params["theta"], w_re, w_im, *h0, mask=mask,
-                            cu_seqlens=cu_seqlens)
+        H = modal_encode(v, params["nu"], params["theta"], w_re, w_im, *h0, mask=mask,
+                         cu_seqlens=cu_seqlens)
+    if not first:
+        return H
+    W = params["value_w"].T
+    if normalize:  # the normaliser column is not projected
+        return tuple(jnp.concatenate([h[..., :-1] @ W, h[..., -1:]], -1) for h in H)
+    return tuple(h @ W for h in H)
 
 
 def decode(params, x, state, *, normalize: bool = False):

@@ -92,6 +92,7 @@ from ._common import (
     check_values,
     checks,
     checks_enabled,
+    projects_memory,
     torch_all_finite,
 )
 from .modal_encode.torch import modal_encode
@@ -378,23 +379,9 @@ class MCCCCrossConditioning(nn.Module):
         return H
 
     def projects_memory(self, N: int) -> bool:
-        """Whether :meth:`encode` applies ``W_v`` to the memory rather than to the tokens.
-
-        ``sum_t p_t (W_v u_t)^T = (sum_t p_t u_t^T) W_v^T``: contracting the source first and
-        projecting its (m, d_source) memory costs ``2 m N d_s`` float64 plus ``2 m d_s d_v``
-        multiply-adds per sequence, against ``N d_s d_v`` (the projection of every token) plus
-        ``2 m N d_v`` float64 (widths + 1 with ``normalize=True``). The rule picks the fewer,
-        counting a float64 multiply-add as two float32 ones (measured 2.1-2.5x on one CPU core):
-        for d_source = d_value it is True for N > 2m. A continued stream (``state=``) projects
-        the tokens, because its state lives in value space. Issue 16's sizes (d = 256, m = 64,
-        N = 256 .. 16384): the encode went from 2.3x / 1.7x / 1.9x the cost of cross-attention's
-        K/V projections to 1.6x / 0.9x / 0.7x (``mccc bench --only layer``).
-        """
-        extra = int(self.normalize)
-        m, ds, dv = self.n_modes, self.d_source, self.d_value
-        tokens = N * ds * dv + 2 * 2 * m * N * (dv + extra)
-        memory = 2 * 2 * m * N * (ds + extra) + 2 * m * ds * dv
-        return memory < tokens
+        """Whether :meth:`encode` applies ``W_v`` to the memory of a source of N tokens rather
+        than to its tokens (the rule :func:`mccc_kernels._common.projects_memory`)."""
+        return projects_memory(N, self.n_modes, self.d_source, self.d_value, self.normalize)
 
     def _project_memory(self, h):
         """``W_v`` applied to a plane of the source's memory (batch, m, d_source [+ 1])."""

@@ -488,6 +488,38 @@ def test_value_checks_follow_the_kernels_switch():
           key_padding_mask=torch.ones(1, 9, dtype=torch.bool))
 
 
+@pytest.mark.parametrize("kw", [OPTIONS[i] for i in JAX_OPTIONS], ids=[IDS[i] for i in JAX_OPTIONS])
+def test_jax_memory_projection_equals_token_projection(kw):
+    """The JAX twin follows the same route rule (``_common.projects_memory``): its memory route
+    (no state) equals its token route (a zero state), in the memory and in the gradient of
+    W_v, and equals the torch layer."""
+    jax = pytest.importorskip("jax")
+    from mccc_kernels import jax_nn
+    jnp = jax.numpy
+    layer = _layer(3, d_source=4, d_value=7, n_modes=3, **kw).float()
+    assert layer.projects_memory(40)
+    p, opts = jax_nn.params_from_torch(layer), jax_nn.options_from_torch(layer)
+    src = torch.randn(2, 40, 4)
+    S = jnp.asarray(src.numpy())
+    zero = tuple(jnp.zeros((2, 3, layer.state_width), jnp.float32) for _ in range(2))
+
+    def loss(q, state):
+        return sum((h * jnp.cos(h)).sum() for h in jax_nn.encode(q, S, state, **opts))
+    # float32, two association orders over 40 tokens and 4-wide projections: ~ 50 eps32 = 6e-6
+    # of the entries' magnitude; 1e-5 of the largest entry
+    routes = [jax_nn.encode(p, S, st, **opts) for st in (None, zero)]
+    grads = [jax.grad(loss)(p, st)["value_w"] for st in (None, zero)]
+    with torch.no_grad():
+        torch_H = layer.encode(src)
+    for a, b, c in zip(*routes, torch_H, strict=True):
+        scale = float(np.abs(np.asarray(b)).max())
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5 * scale)
+        np.testing.assert_allclose(np.asarray(a), c.numpy(), rtol=1e-5, atol=1e-5 * scale)
+    scale = float(np.abs(np.asarray(grads[1])).max())
+    np.testing.assert_allclose(np.asarray(grads[0]), np.asarray(grads[1]), rtol=1e-5,
+                               atol=1e-5 * scale)
+
+
 def test_jax_bad_input_names_the_argument():
     jax = pytest.importorskip("jax")
     from mccc_kernels import jax_nn
