@@ -201,7 +201,7 @@ CORE_MUTANTS = (
        ["capacity.counting_bound"]),
     # ---- norms.py ---------------------------------------------------------------------------------
     _m("norms.curvature_understated", "the cells' curvature bound sum j (j-1) |G_j| eta^j / 2 taken "
-       "100 times too small", "norms", [("out = norms @ w / 2 + bigC", "out = norms @ w / 200 + bigC")],
+       "100 times too small", "norms", [("out = norms @ w / 2 + C", "out = norms @ w / 200 + C")],
        ["norms.hinf_bracket_contains_sweep"]),
 )
 
