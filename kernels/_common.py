@@ -1,5 +1,10 @@
 """Validation, dtype rules and the error model shared by every kernel and backend.
 
+Also what the two layer twins (:mod:`mccc_kernels.nn`, :mod:`mccc_kernels.jax_nn`) share: their
+option names (:data:`WRITES`, :data:`FEATURE_MAPS`), the rule that picks where the encode applies
+``W_v`` (:func:`projects_memory`), and the error for a missing optional extra
+(:func:`missing_extra`).
+
 Conventions (THEORY §0, §6), used by every backend of :mod:`mccc_kernels`:
 
 * Complex numbers travel as two real *planes* (``x_re``, ``x_im``) of the same shape and dtype.
@@ -63,10 +68,9 @@ def projects_memory(N: int, m: int, d_source: int, d_value: int, normalize: bool
     ``2 m N d_v`` float64 (widths + 1 with ``normalize``). The rule picks the fewer, counting a
     float64 multiply-add as two float32 ones (measured 2.1-2.5x on one CPU core): for
     d_source = d_value it is True for N > 2m. Both layer twins follow it; a continued stream
-    (``state=``) projects the tokens, because its state lives in value space. At issue 16's
-    sizes (d = 256, m = 64, N = 256 .. 16384) the torch layer's encode went from 2.3x / 1.7x /
-    1.9x the cost of cross-attention's K/V projections to 1.6x / 0.9x / 0.7x
-    (``mccc bench --only layer``).
+    (``state=``) projects the tokens, because its state lives in value space. Measured at
+    d = 256, m = 64, N = 256 .. 16384 (``mccc bench --only layer``): the encode costs 1.6x /
+    0.85x / 0.71x cross-attention's K/V projections (2.3x / 1.7x / 1.9x projecting the tokens).
     """
     extra = int(normalize)
     tokens = N * d_source * d_value + 2 * 2 * m * N * (d_value + extra)

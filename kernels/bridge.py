@@ -43,8 +43,7 @@ from .modal_readout.torch import modal_readout
 
 __all__ = ["LayerMemory", "ReductionCertificate", "ReadOnceLayer", "REDUCTIONS", "to_memory",
            "from_memory", "from_fit", "params_from_memory", "options_from_memory", "reduce_layer",
-           "layer_hsv",
-           "worst_case_source"]
+           "layer_hsv", "worst_case_source"]
 
 REDUCTIONS = ("bt", "spa", "read_once", "modal")
 

@@ -156,7 +156,9 @@ def encode(params, source, state=None, *, normalize: bool = False,
 
     The arguments are those of :meth:`mccc_kernels.nn.MCCCCrossConditioning.encode`
     (``key_padding_mask`` True = padded; ``lengths``/``cu_seqlens`` concrete, for packed
-    sources of shape (1, total, d_source)).
+    sources of shape (1, total, d_source)), and so is the route: ``W_v`` goes after the
+    contraction when :func:`mccc_kernels._common.projects_memory` says it is cheaper (no
+    ``state``), before it otherwise.
     """
     d_source = params["value_w"].shape[1]
     m = params["nu"].shape[0]
@@ -205,7 +207,6 @@ def encode(params, source, state=None, *, normalize: bool = False,
     d_v = params["value_w"].shape[0]
     h0 = (None, None) if state is None else _check_state(state, n_out, m, d_v + int(normalize),
                                                          normalize)
-    # W_v after the contraction (on the source's memory) or before it (on every token): one rule
     first = state is None and projects_memory(N, m, d_source, d_v, normalize)
     v = source if first else source @ params["value_w"].T
     if normalize:

@@ -319,15 +319,19 @@ class MCCCCrossConditioning(nn.Module):
         Raises
         ------
         ShapeError, DTypeError, EmptyInputError, NonFiniteError
-            Naming the argument: wrong rank/width/batch, non-float dtypes, N = 0, NaN/inf.
+            Naming the argument: wrong rank/width/batch, non-float dtypes, N = 0, NaN/inf (found
+            in the memory, then located in ``source`` or ``keys``), or a memory that overflows
+            the layer's dtype.
 
         Notes
         -----
-        One contraction ``H = Lambda^n H_0 + sum_t Lambda^(e_t) w_t v_t^T`` with exact powers
-        from the log-eigenvalues: O(N m d_v) work, no recurrence.
+        One contraction ``H = Lambda^n H_0 + sum_t Lambda^(e_t) w_t v_t^T``, ``v_t = W_v u_t``,
+        with exact powers from the log-eigenvalues, no recurrence. Without ``state`` and when
+        :meth:`projects_memory` says so, ``W_v`` is applied to ``sum_t Lambda^(e_t) w_t u_t^T``
+        (m x d_source) instead of to every token: O(N m d_source + m d_source d_v) work instead
+        of O(N d_source d_v + N m d_v).
         """
         dtype = self._dtype()
-        # NaN/inf in source or keys is found in the (small) memory instead: _check_memory
         source = _check_input(source, "source", self.d_source, "d_source", dtype, values=False)
         batch, N = source.shape[:2]
         if keys is not None:

@@ -358,7 +358,9 @@ class _Parts:
             coef += np.einsum("jfm,mq->fjq", b, self._K)
             m = x.shape[1]
             rnd += np.einsum("jfm,m->fj", Em + (m + 2) * EPS * Bm, self._rn)
-        dense_C = []  # per Schur part: (r (F, n), |1 - lambda e^{-ic}| (F, n), |lambda|, scale, nN, n)
+        # per Schur part, for its Neumann bound on each disk: distances r (F, n) on the real
+        # line, |1 - lambda e^{-ic}| (F, n) at the centres, |lambda| (n,), ||ZB|| ||CZ||, ||N||, n
+        dense_C = []
         for T, ZB, CZ, nT, nN, _ in self.dense:
             n = T.shape[0]
             tau = np.diag(T)
@@ -402,11 +404,10 @@ class _Parts:
             q = eta / rho
             if not np.any(q <= 0.5):
                 break
-            C = bigC.copy()
             grow = np.expm1(rho) * (1 + 4 * EPS)  # |e^{-i(c + t)} - e^{-ic}| <= e^rho - 1
-            for r, at_c, lam_abs, sc, nN, n in dense_C:
-                ell = np.maximum(0.4 * r, at_c - lam_abs[None, :] * grow[:, None]).min(axis=1)
-                C += sc * _neumann(ell, (1 + grow) * nN, n)
+            C = bigC + sum(sc * _neumann(np.maximum(0.4 * r, at_c - lam_abs * grow[:, None])
+                                         .min(axis=1), (1 + grow) * nN, n)
+                           for r, at_c, lam_abs, sc, nN, n in dense_C)
             with np.errstate(over="ignore", invalid="ignore"):
                 tail = (k + 1) * k * q ** (k + 1) / (1 - (k + 2) / k * q)
                 out = norms @ w / 2 + C * tail / 2

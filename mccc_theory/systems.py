@@ -242,6 +242,12 @@ class ModalSystem:
     def D_or_zero(self) -> np.ndarray:
         return np.zeros((self.n_outputs, self.n_inputs), complex) if self.D is None else self.D
 
+    def spectral_radius(self) -> float:
+        """``max |lambda_i| = exp(max Re s_i)``, from the log-eigenvalues (exact to the rounding of
+        one exp, also where ``1 - |lambda|`` is tiny); 0 for a system whose modes are all
+        ``lambda = 0``."""
+        return float(np.exp(np.max(self.s.real)))
+
     def impulse_response(self, n: int) -> np.ndarray:
         """Markov parameters ``G[tau] = C Lambda^tau B`` (+ ``D`` at ``tau = 0``), shape (n, q, p)."""
         n = check_positive_int(n, "n")

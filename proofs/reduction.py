@@ -76,12 +76,6 @@ def _order(system) -> int:
     return system.m if hasattr(system, "s") else system.n
 
 
-def _rho(system) -> float:
-    """Spectral radius (from the exact ``s`` for a modal system)."""
-    return float(np.max(np.exp(system.s.real))) if hasattr(system, "s") \
-        else system.spectral_radius()
-
-
 def _sv_tau(system, sigma: float, rel: float = EPS) -> float:
     """Allowance for a Gramian-based singular value ``sigma`` of ``system`` (module docstring):
     Gramians off by ``n rel ||W||``."""
@@ -95,7 +89,7 @@ def _error_sv_tau(system, error, sigma: float) -> float:
     dense realization rounds a modal system's eigenvalues (module docstring)."""
     if not hasattr(system, "s"):
         return _sv_tau(error, sigma)
-    rho2 = _rho(system) ** 2
+    rho2 = system.spectral_radius() ** 2
     return _sv_tau(error, sigma, EPS * (1 + 4 * rho2 / (1 - rho2)))
 
 
@@ -116,7 +110,7 @@ def _tf_tau(system, hsv: np.ndarray, r: int) -> float:
     """Allowance for transfer-function values of an order-``r`` projection (module docstring)."""
     g = hinf_norm(system, rtol=1e-6).upper
     cond = np.sqrt(hsv[0] / hsv[r - 1]) if r >= 1 else 1.0
-    return 1e3 * _order(system) * EPS * g * cond / (1 - _rho(system))
+    return 1e3 * _order(system) * EPS * g * cond / (1 - system.spectral_radius())
 
 
 def _resolved(system, hsv: np.ndarray) -> int:
@@ -251,7 +245,7 @@ def _spa_bound_chain(example):
 def _bt_stable(example):
     system, _, bt = _truncated(example)
     # Slack 1 - rho as a fraction of the full system's margin 1 - rho(A) (>= ~1e-3 here).
-    return (1 - bt.reduced.spectral_radius()) / (1 - _rho(system))
+    return (1 - bt.reduced.spectral_radius()) / (1 - system.spectral_radius())
 
 
 @theorem(

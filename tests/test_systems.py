@@ -137,3 +137,14 @@ def test_textbook_convention_bad_input():
         StateSpace([[0.5]], [[1.0]], [[1.0]], None, "matlab")
     with pytest.raises(NotRealError, match=r"sys: expected a discrete-time system"):
         StateSpace.from_control(control.ss([[-1.0]], [[1.0]], [[1.0]], [[0.0]]))
+
+
+def test_modal_spectral_radius_comes_from_the_log_eigenvalues():
+    s = np.array([-1e-14 + 0.3j, -0.5 - 2.0j, -np.inf + 0j])
+    sysm = ModalSystem(s, np.ones((3, 1)), np.ones((1, 3)))
+    # exp(-1e-14) to one rounding, where |exp(s)| would round 1 - 1e-14 twice (exp, abs)
+    assert abs(sysm.spectral_radius() - np.exp(-1e-14)) <= np.finfo(float).eps
+    dense = sysm.to_state_space()
+    assert abs(sysm.spectral_radius() - dense.spectral_radius()) <= 4 * np.finfo(float).eps
+    zero = ModalSystem(np.array([-np.inf + 0j]), np.ones((1, 1)), np.ones((1, 1)))
+    assert zero.spectral_radius() == 0.0
